@@ -1,0 +1,47 @@
+/**
+ * @module errors
+ * The one error type the server raises for a request, carrying the gRPC status Triton would
+ * answer with (kserve-v2-grpc.md §2.9). Every layer throws it; only the gRPC layer reads it.
+ */
+import { status } from '@grpc/grpc-js';
+
+export class InferenceServerError extends Error {
+  constructor(
+    readonly code: status,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'InferenceServerError';
+  }
+}
+
+/** INVALID_ARGUMENT: the request is malformed for this model. */
+export function invalidArgument(message: string): InferenceServerError {
+  return new InferenceServerError(status.INVALID_ARGUMENT, message);
+}
+
+/** NOT_FOUND: unknown model or version. */
+export function notFound(message: string): InferenceServerError {
+  return new InferenceServerError(status.NOT_FOUND, message);
+}
+
+/** UNAVAILABLE: not ready, queue full, timed out in queue, shutting down. */
+export function unavailable(message: string): InferenceServerError {
+  return new InferenceServerError(status.UNAVAILABLE, message);
+}
+
+/** INTERNAL: the backend failed. */
+export function internal(message: string): InferenceServerError {
+  return new InferenceServerError(status.INTERNAL, message);
+}
+
+/** UNIMPLEMENTED: a feature this server does not offer. */
+export function unimplemented(message: string): InferenceServerError {
+  return new InferenceServerError(status.UNIMPLEMENTED, message);
+}
+
+/** Wraps anything thrown into an InferenceServerError (INTERNAL unless it already is one). */
+export function asServerError(err: unknown): InferenceServerError {
+  if (err instanceof InferenceServerError) return err;
+  return internal(err instanceof Error ? err.message : String(err));
+}

@@ -1,0 +1,198 @@
+/**
+ * @module grpc/inference-handlers
+ * GRPCInferenceService handlers over the model manager. Shared-memory, trace and log RPCs are
+ * left out on purpose: grpc-js answers UNIMPLEMENTED for them, as the protocol allows.
+ */
+import type { ServerDuplexStream, ServerUnaryCall, sendUnaryData, UntypedServiceImplementation } from '@grpc/grpc-js';
+import { status } from '@grpc/grpc-js';
+import type {
+  ModelInferRequest,
+  ModelInferResponse,
+  ModelMetadataResponse_TensorMetadata,
+  ModelStatistics,
+  ModelStreamInferResponse,
+} from '../../../proto/gen/grpc_service.js';
+import type { ModelConfig } from '../../../proto/gen/model_config.js';
+import { asServerError, invalidArgument, unavailable, unimplemented } from '../errors.js';
+import { buildInferResponse } from '../inference/build-response.js';
+import { parseInferRequest } from '../inference/parse-request.js';
+import type { ModelManager } from '../models/model-manager.js';
+import { datatypeFromConfig } from '../tensors/datatype.js';
+
+export interface ServerState {
+  readonly manager: ModelManager;
+  readonly name: string;
+  readonly version: string;
+  /** False until start-up loading is done and again once shutdown begins. */
+  accepting: boolean;
+}
+
+/** Extensions this server implements, in Triton's order. */
+export const EXTENSIONS = [
+  'classification',
+  'model_repository',
+  'model_repository(unload_dependents)',
+  'schedule_policy',
+  'model_configuration',
+  'parameters',
+  'statistics',
+];
+
+type Unary<Req, Res> = (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => void;
+
+/** Adapts an async handler: thrown InferenceServerErrors become their gRPC status. */
+function unary<Req, Res>(fn: (req: Req) => Promise<Res> | Res): Unary<Req, Res> {
+  return (call, callback) => {
+    Promise.resolve()
+      .then(() => fn(call.request))
+      .then(
+        (res) => callback(null, res),
+        (err) => {
+          const e = asServerError(err);
+          callback({ code: e.code, details: e.message });
+        },
+      );
+  };
+}
+
+function tensorMetadata(entries: ModelConfig['input'] | ModelConfig['output'], batching: boolean): ModelMetadataResponse_TensorMetadata[] {
+  return entries.map((e) => ({
+    name: e.name,
+    datatype: datatypeFromConfig(e.dataType) ?? 'INVALID',
+    shape: batching ? [-1n, ...e.dims] : [...e.dims],
+  }));
+}
+
+async function infer(state: ServerState, req: ModelInferRequest): Promise<ModelInferResponse> {
+  if (!state.accepting) throw unavailable('Server not ready');
+  const model = state.manager.resolve(req.modelName, req.modelVersion);
+  let parsed;
+  try {
+    parsed = parseInferRequest(req, model);
+  } catch (err) {
+    model.stats.recordFail(0n);
+    throw err;
+  }
+  const outputs = await model.infer(parsed.job);
+  return buildInferResponse(model, req.id, parsed.outputs, outputs);
+}
+
+export function inferenceHandlers(state: ServerState): UntypedServiceImplementation {
+  const { manager } = state;
+  const repositoryCheck = (repositoryName: string) => {
+    if (repositoryName !== '') throw unimplemented(`'repository_name' specification is not supported`);
+  };
+  const explicitOnly = () => {
+    if (state.manager.controlMode !== 'explicit') {
+      throw unavailable('explicit model load / unload is not allowed if polling is enabled');
+    }
+  };
+  return {
+    serverLive: unary(() => ({ live: true })),
+    serverReady: unary(() => ({ ready: state.accepting && manager.isReady() })),
+    modelReady: unary((req: { name: string; version: string }) => {
+      manager.resolve(req.name, req.version);
+      return { ready: true };
+    }),
+    serverMetadata: unary(() => ({ name: state.name, version: state.version, extensions: EXTENSIONS })),
+    modelMetadata: unary((req: { name: string; version: string }) => {
+      const model = manager.resolve(req.name, req.version);
+      const batching = model.config.maxBatchSize > 0;
+      return {
+        name: model.name,
+        versions: req.version !== '' ? [req.version] : manager.readyVersions(model.name).map(String),
+        platform: model.config.platform || model.config.backend,
+        inputs: tensorMetadata(model.config.input, batching),
+        outputs: tensorMetadata(model.config.output, batching),
+      };
+    }),
+    modelConfig: unary((req: { name: string; version: string }) => ({ config: manager.resolve(req.name, req.version).config })),
+    modelInfer: unary((req: ModelInferRequest) => infer(state, req)),
+    modelStreamInfer: (call: ServerDuplexStream<ModelInferRequest, ModelStreamInferResponse>) => {
+      // Each request is answered on the stream as soon as it finishes; errors travel in
+      // error_message and keep the stream open, as in Triton's default stream error mode.
+      let pending = 0;
+      let ended = false;
+      const maybeEnd = () => {
+        if (ended && pending === 0) call.end();
+      };
+      call.on('data', (req: ModelInferRequest) => {
+        pending++;
+        infer(state, req).then(
+          (res) => {
+            res.parameters['triton_final_response'] = { boolParam: true };
+            call.write({ errorMessage: '', inferResponse: res });
+          },
+          (err) => {
+            call.write({
+              errorMessage: asServerError(err).message,
+              inferResponse: { modelName: req.modelName, modelVersion: req.modelVersion, id: req.id, parameters: {}, outputs: [], rawOutputContents: [] },
+            });
+          },
+        ).finally(() => {
+          pending--;
+          maybeEnd();
+        });
+      });
+      call.on('end', () => {
+        ended = true;
+        maybeEnd();
+      });
+    },
+    modelStatistics: unary((req: { name: string; version: string }) => {
+      const stats: ModelStatistics[] = [];
+      const names = req.name ? [req.name] : manager.loadedModelNames();
+      for (const name of names) {
+        const models = manager.loadedVersions(name);
+        if (req.name && models.length === 0) throw invalidArgument(`requested model '${name}' is not loaded`);
+        for (const m of models) if (!req.version || String(m.version) === req.version) stats.push(m.stats.snapshot());
+      }
+      if (req.name && req.version && stats.length === 0) {
+        throw invalidArgument(`requested model '${req.name}' version ${req.version} is not loaded`);
+      }
+      return { modelStats: stats };
+    }),
+    repositoryIndex: unary(async (req: { repositoryName: string; ready: boolean }) => {
+      repositoryCheck(req.repositoryName);
+      return { models: await manager.index(req.ready) };
+    }),
+    repositoryModelLoad: unary(async (req: { repositoryName: string; modelName: string; parameters: Record<string, { stringParam?: string }> }) => {
+      repositoryCheck(req.repositoryName);
+      explicitOnly();
+      let override: string | undefined;
+      for (const [key, value] of Object.entries(req.parameters)) {
+        if (key === 'config') {
+          if (value.stringParam === undefined) throw invalidArgument(`'config' parameter must be a string_param`);
+          override = value.stringParam;
+        } else if (key.startsWith('file:')) {
+          throw unimplemented(`'${key}': loading model files through the request is not supported by this server`);
+        } else {
+          throw invalidArgument(`unrecognized load parameter '${key}'`);
+        }
+      }
+      await manager.load(req.modelName, override);
+      return {};
+    }),
+    repositoryModelUnload: unary(async (req: { repositoryName: string; modelName: string; parameters: Record<string, { boolParam?: boolean }> }) => {
+      repositoryCheck(req.repositoryName);
+      explicitOnly();
+      for (const key of Object.keys(req.parameters)) {
+        if (key !== 'unload_dependents') throw invalidArgument(`unrecognized unload parameter '${key}'`);
+      }
+      await manager.unload(req.modelName, req.parameters['unload_dependents']?.boolParam ?? false);
+      return {};
+    }),
+  };
+}
+
+/** grpc.health.v1.Health: SERVING exactly when ServerReady would say ready. */
+export function healthHandlers(state: ServerState): UntypedServiceImplementation {
+  return {
+    check: unary((req: { service: string }) => {
+      if (req.service !== '' && req.service !== 'inference.GRPCInferenceService') {
+        throw Object.assign(new Error(`unknown service '${req.service}'`), { code: status.NOT_FOUND });
+      }
+      return { status: state.accepting && state.manager.isReady() ? 1 : 2 };
+    }),
+  };
+}

@@ -1,0 +1,278 @@
+/**
+ * @module models/model-manager
+ * Owns the model repository's state: which models and versions are loading, ready or
+ * unavailable, and why; loads them as their configs say (onnxruntime models and ensembles),
+ * resolves a request's model and version with Triton's errors, and drives load/unload.
+ */
+import { join } from 'node:path';
+import { ModelConfig } from '../../../proto/gen/model_config.js';
+import {
+  loadModelConfig,
+  normaliseModelConfig,
+  validateEnsembleAgainst,
+  validateModelConfig,
+} from '../config/index.js';
+import { InferenceServerError, invalidArgument, notFound, unavailable } from '../errors.js';
+import { listModelNames, listVersionDirs, modelFilePath, selectVersions } from '../repository/index.js';
+import { createEnsembleModel } from './ensemble-model.js';
+import { loadOnnxModel, readLabels } from './onnx-model.js';
+import type { ServedModel } from './served-model.js';
+
+export type VersionState = 'LOADING' | 'READY' | 'UNAVAILABLE' | 'UNLOADING';
+
+interface VersionEntry {
+  state: VersionState;
+  reason: string;
+  model?: ServedModel;
+}
+
+interface ModelEntry {
+  config?: ModelConfig;
+  versions: Map<number, VersionEntry>;
+  /** Why the model as a whole failed to load (bad config, no versions), if it did. */
+  failure?: string;
+  /** Unloaded on purpose: ignored by server readiness, as in Triton. */
+  unloaded: boolean;
+}
+
+export interface ModelManagerOptions {
+  readonly repository: string;
+  readonly configName?: string;
+  readonly controlMode: 'none' | 'explicit';
+  /** Explicit mode: models to load at start (`*` = all). */
+  readonly startupModels: readonly string[];
+  readonly cores?: number;
+  readonly log: (level: 'info' | 'warn' | 'error', message: string) => void;
+}
+
+export interface IndexEntry {
+  readonly name: string;
+  readonly version: string;
+  readonly state: string;
+  readonly reason: string;
+}
+
+const ENSEMBLE = 'ensemble';
+
+export class ModelManager {
+  private readonly models = new Map<string, ModelEntry>();
+  /** One load or unload per model at a time, so states never interleave. */
+  private readonly locks = new Map<string, Promise<void>>();
+
+  constructor(private readonly options: ModelManagerOptions) {}
+
+  get controlMode(): 'none' | 'explicit' {
+    return this.options.controlMode;
+  }
+
+  /** Names of models with at least one loaded version. */
+  loadedModelNames(): string[] {
+    return [...this.models.keys()].filter((n) => this.loadedVersions(n).length > 0).sort();
+  }
+
+  /** Loaded (READY) versions of a model, lowest first. */
+  loadedVersions(name: string): ServedModel[] {
+    const entry = this.models.get(name);
+    if (!entry) return [];
+    return [...entry.versions.values()].flatMap((v) => (v.state === 'READY' && v.model ? [v.model] : [])).sort((a, b) => a.version - b.version);
+  }
+
+  /** Version numbers that are READY, lowest first. */
+  readyVersions(name: string): number[] {
+    return this.loadedVersions(name).map((m) => m.version);
+  }
+
+  /** Loads the models the control mode asks for at start-up; failures leave others serving. */
+  async start(): Promise<void> {
+    const all = await listModelNames(this.options.repository);
+    const wanted =
+      this.options.controlMode === 'none' || this.options.startupModels.includes('*') ? all : [...this.options.startupModels];
+    // Non-ensembles first (in parallel), then ensembles, which need their composing models.
+    const isEnsemble = new Map<string, boolean>();
+    for (const name of wanted) isEnsemble.set(name, (await this.readConfig(name).catch(() => undefined))?.platform === ENSEMBLE);
+    await Promise.all(wanted.filter((n) => !isEnsemble.get(n)).map((n) => this.load(n).catch(() => {})));
+    for (const n of wanted.filter((n) => isEnsemble.get(n))) await this.load(n).catch(() => {});
+  }
+
+  /** Strict readiness: every model not deliberately unloaded has all its versions READY. */
+  isReady(): boolean {
+    for (const entry of this.models.values()) {
+      if (entry.unloaded) continue;
+      if (entry.failure !== undefined || entry.versions.size === 0) return false;
+      for (const v of entry.versions.values()) if (v.state !== 'READY') return false;
+    }
+    return true;
+  }
+
+  /** The ready model for a request; `version` "" means the highest ready version. */
+  resolve(name: string, version: string): ServedModel {
+    const entry = this.models.get(name);
+    if (!entry) throw notFound(`Request for unknown model: '${name}' is not found`);
+    if (version === '') {
+      const ready = [...entry.versions.entries()].filter(([, v]) => v.state === 'READY' && v.model).sort(([a], [b]) => b - a);
+      if (ready.length === 0) throw notFound(`Request for unknown model: '${name}' has no available versions`);
+      return ready[0]![1].model!;
+    }
+    if (!/^\d+$/.test(version)) throw invalidArgument(`failed to get model version from specified version string '${version}'`);
+    const v = entry.versions.get(Number(version));
+    if (!v) throw notFound(`Request for unknown model: '${name}' version ${version} is not found`);
+    if (v.state !== 'READY' || !v.model) throw unavailable(`Request for unknown model: '${name}' version ${version} is not at ready state`);
+    return v.model;
+  }
+
+  /** Config of a loaded model (any state), for ModelConfig/ModelMetadata on failing versions. */
+  configOf(name: string): ModelConfig | undefined {
+    return this.models.get(name)?.config;
+  }
+
+  /** RepositoryIndex: every model directory; loaded ones with one entry per version. */
+  async index(readyOnly: boolean): Promise<IndexEntry[]> {
+    const names = new Set([...(await listModelNames(this.options.repository)), ...this.models.keys()]);
+    const out: IndexEntry[] = [];
+    for (const name of [...names].sort()) {
+      const entry = this.models.get(name);
+      if (!entry || entry.versions.size === 0) {
+        if (readyOnly) continue;
+        const failure = entry?.failure;
+        out.push({ name, version: '', state: failure !== undefined ? 'UNAVAILABLE' : '', reason: failure ?? '' });
+        continue;
+      }
+      for (const [version, v] of [...entry.versions.entries()].sort(([a], [b]) => a - b)) {
+        if (readyOnly && v.state !== 'READY') continue;
+        out.push({ name, version: String(version), state: v.state, reason: v.reason });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Loads (or reloads) a model. `override` is a JSON ModelConfig that replaces config.pbtxt, as
+   * RepositoryModelLoad's `config` parameter does. Loading an ensemble loads its composing models.
+   */
+  load(name: string, override?: string): Promise<void> {
+    return this.exclusive(name, () => this.loadNow(name, override));
+  }
+
+  /** Unloads every version of a model (draining queued requests), optionally its dependents. */
+  unload(name: string, unloadDependents = false): Promise<void> {
+    return this.exclusive(name, async () => {
+      const entry = this.models.get(name);
+      if (!entry) throw invalidArgument(`failed to unload '${name}', model is not loaded`);
+      await this.unloadVersions(entry);
+      entry.unloaded = true;
+      this.options.log('info', `model '${name}' unloaded`);
+      if (unloadDependents) {
+        for (const [other, e] of this.models) {
+          if (e.config?.ensembleScheduling?.step.some((s) => s.modelName === name) && !e.unloaded) await this.unload(other, false);
+        }
+      }
+    });
+  }
+
+  /** Unloads everything, letting in-flight and queued requests finish. */
+  async stop(): Promise<void> {
+    await Promise.all([...this.models.keys()].map((n) => this.exclusive(n, () => this.unloadVersions(this.models.get(n)!))));
+  }
+
+  private async exclusive(name: string, work: () => Promise<void>): Promise<void> {
+    const previous = this.locks.get(name) ?? Promise.resolve();
+    const next = previous.catch(() => {}).then(work);
+    this.locks.set(name, next.catch(() => {}));
+    return next;
+  }
+
+  private async readConfig(name: string, override?: string): Promise<ModelConfig> {
+    const modelDir = join(this.options.repository, name);
+    let raw: ModelConfig;
+    let file = join(modelDir, 'config.pbtxt');
+    if (override !== undefined) {
+      try {
+        raw = ModelConfig.fromJSON(JSON.parse(override));
+      } catch (err) {
+        throw invalidArgument(`failed to load '${name}': 'config' parameter is not a JSON ModelConfig: ${(err as Error).message}`);
+      }
+    } else {
+      ({ config: raw, file } = await loadModelConfig(modelDir, { configName: this.options.configName }));
+    }
+    const config = normaliseModelConfig(raw, name, 0, { file });
+    validateModelConfig(config, file);
+    return config;
+  }
+
+  private async loadNow(name: string, override?: string): Promise<void> {
+    const modelDir = join(this.options.repository, name);
+    const known = await listModelNames(this.options.repository);
+    if (!known.includes(name)) {
+      throw invalidArgument(`failed to load '${name}', failed to poll from model repository`);
+    }
+    const entry: ModelEntry = this.models.get(name) ?? { versions: new Map(), unloaded: false };
+    this.models.set(name, entry);
+    let config: ModelConfig;
+    try {
+      config = await this.readConfig(name, override);
+      if (config.platform === ENSEMBLE) {
+        for (const step of config.ensembleScheduling!.step) {
+          const dep = this.models.get(step.modelName);
+          if (!dep || dep.unloaded || ![...dep.versions.values()].some((v) => v.state === 'READY')) await this.load(step.modelName);
+        }
+        validateEnsembleAgainst(config, (n) => this.models.get(n)?.config);
+      } else if (config.backend !== 'onnxruntime') {
+        throw new Error(`unsupported backend '${config.backend || config.platform}': this server runs onnxruntime models and ensembles`);
+      }
+      if (selectVersions(config.versionPolicy, await listVersionDirs(modelDir)).length === 0) {
+        throw new Error(`at least one version must be available under the version policy of model '${name}'`);
+      }
+    } catch (err) {
+      const reason = (err as Error).message;
+      await this.unloadVersions(entry);
+      entry.versions.clear();
+      entry.failure = reason;
+      entry.unloaded = false;
+      this.options.log('error', `failed to load '${name}': ${reason}`);
+      throw err instanceof InferenceServerError ? err : invalidArgument(`failed to load '${name}': ${reason}`);
+    }
+
+    const versions = selectVersions(config.versionPolicy, await listVersionDirs(modelDir));
+    const previous = entry.versions;
+    entry.versions = new Map(versions.map((v) => [v, { state: 'LOADING' as VersionState, reason: '' }]));
+    entry.config = config;
+    entry.failure = undefined;
+    entry.unloaded = false;
+    await Promise.all(
+      versions.map(async (version) => {
+        const slot = entry.versions.get(version)!;
+        try {
+          slot.model =
+            config.platform === ENSEMBLE
+              ? createEnsembleModel(config, version, await readLabels(config, modelDir), (n, v) => this.resolve(n, v < 0 ? '' : String(v)))
+              : await loadOnnxModel(config, modelDir, await modelFilePath(modelDir, version, config.defaultModelFilename), version, {
+                  cores: this.options.cores,
+                  warn: (m) => this.options.log('warn', m),
+                });
+          slot.state = 'READY';
+          this.options.log('info', `successfully loaded '${name}' version ${version}`);
+        } catch (err) {
+          slot.state = 'UNAVAILABLE';
+          slot.reason = (err as Error).message;
+          this.options.log('error', `failed to load '${name}' version ${version}: ${slot.reason}`);
+        }
+      }),
+    );
+    // A reload swaps in the new versions before the old ones drain and close.
+    await Promise.all([...previous.values()].map((v) => v.model?.unload()));
+    const failed = [...entry.versions.values()].find((v) => v.state !== 'READY');
+    if (failed) throw invalidArgument(`failed to load '${name}': ${failed.reason}`);
+  }
+
+  /** Drains and frees every version; they stay listed as UNAVAILABLE, 'unloaded'. */
+  private async unloadVersions(entry: ModelEntry): Promise<void> {
+    const versions = [...entry.versions.values()];
+    for (const v of versions) if (v.state === 'READY') v.state = 'UNLOADING';
+    await Promise.all(versions.map((v) => v.model?.unload()));
+    for (const v of versions) {
+      v.state = 'UNAVAILABLE';
+      v.reason = 'unloaded';
+      v.model = undefined;
+    }
+  }
+}

@@ -1,0 +1,25 @@
+/**
+ * @module scheduler/types
+ * What the request path hands a model's scheduler, and what it gets back.
+ */
+import type { Tensor } from '../tensors/tensor.js';
+
+export interface InferenceJob {
+  /** Validated inputs, with the batch dimension when the model batches. */
+  readonly inputs: ReadonlyMap<string, Tensor>;
+  /** Rows along dimension 0 (1 for a model without batching). */
+  readonly batchSize: number;
+  /** Outputs this request wants from the backend. */
+  readonly outputNames: readonly string[];
+  /** Request `priority` parameter: 0 = the model's default level, 1 = highest. */
+  readonly priority: number;
+  /** Request `timeout` parameter in microseconds, 0 = none. */
+  readonly timeoutUs: number;
+}
+
+export interface Scheduler {
+  /** Queues the job and resolves with its outputs once a batch containing it has executed. */
+  infer(job: InferenceJob): Promise<ReadonlyMap<string, Tensor>>;
+  /** Stops accepting jobs and resolves when queued and running ones have finished. */
+  drain(): Promise<void>;
+}

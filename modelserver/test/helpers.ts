@@ -1,0 +1,74 @@
+/**
+ * @module test/helpers
+ * Starts a real model server on a temp repository and gives tests a plain grpc-js client
+ * (the generated one, not the gateway's) with promise-returning calls.
+ */
+import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { rmSync } from 'node:fs';
+import { GRPCInferenceServiceClient, type ModelInferRequest } from '../../proto/gen/grpc_service.js';
+import { HealthClient } from '../../proto/gen/health.js';
+import { type RunningModelServer, startModelServer, type ModelServerOptions } from '../src/index.js';
+import { makeTempRepository, type RepositoryModelSpec, writeModelRepository } from './fixtures/models.js';
+
+type Callback<Res> = (err: ServiceError | null, res: Res) => void;
+type UnaryMethod<Req, Res> = (req: Req, md: Metadata, opts: object, cb: Callback<Res>) => unknown;
+
+export interface TestServer {
+  readonly server: RunningModelServer;
+  readonly client: GRPCInferenceServiceClient;
+  readonly health: HealthClient;
+  readonly repository: string;
+  /** Calls a unary RPC by its client method name and resolves with the response. */
+  call<K extends keyof GRPCInferenceServiceClient>(method: K, request: Parameters<Extract<GRPCInferenceServiceClient[K], (...a: never[]) => unknown>>[0]): Promise<ResponseOf<K>>;
+  close(): Promise<void>;
+}
+
+type ResponseOf<K extends keyof GRPCInferenceServiceClient> = GRPCInferenceServiceClient[K] extends {
+  (req: never, md: Metadata, opts: never, cb: Callback<infer R>): unknown;
+}
+  ? R
+  : never;
+
+export const quietLog: ModelServerOptions['log'] = () => {};
+
+/** Writes `models` to a fresh repository, starts a server on a free port, connects a client. */
+export async function startTestServer(
+  models: Record<string, RepositoryModelSpec>,
+  options: Partial<ModelServerOptions> = {},
+): Promise<TestServer> {
+  const repository = makeTempRepository('modelserver-test-');
+  writeModelRepository(repository, models);
+  const server = await startModelServer({ modelRepository: repository, grpcPort: 0, log: quietLog, ...options });
+  const opts = { 'grpc.max_receive_message_length': -1 };
+  const client = new GRPCInferenceServiceClient(server.address, credentials.createInsecure(), opts);
+  const health = new HealthClient(server.address, credentials.createInsecure());
+  return {
+    server,
+    client,
+    health,
+    repository,
+    call(method, request) {
+      const fn = client[method] as unknown as UnaryMethod<unknown, never>;
+      return new Promise((resolve, reject) => {
+        fn.call(client, request, new Metadata(), {}, (err, res) => (err ? reject(err) : resolve(res)));
+      });
+    },
+    async close() {
+      client.close();
+      health.close();
+      await server.stop();
+      rmSync(repository, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A ModelInferRequest with defaults for the fields a test does not care about. */
+export function inferRequest(partial: Partial<ModelInferRequest> & { modelName: string }): ModelInferRequest {
+  return { modelVersion: '', id: '', parameters: {}, inputs: [], outputs: [], rawInputContents: [], ...partial };
+}
+
+/** Little-endian bytes of a Float32Array. */
+export const f32 = (values: number[]): Uint8Array => new Uint8Array(new Float32Array(values).buffer);
+
+/** Float32 values of raw little-endian bytes (copying, so any alignment works). */
+export const readF32 = (raw: Uint8Array): number[] => Array.from(new Float32Array(Uint8Array.from(raw).buffer));
