@@ -3,7 +3,10 @@
  * Turns a model's `instance_group` list into running ONNX Runtime instances, dividing the
  * machine's cores between them so all are used and none are oversubscribed.
  */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { type ModelConfig, ModelInstanceGroup_Kind } from '../../../proto/gen/model_config.js';
 import { checkSignature } from './check-signature.js';
@@ -19,7 +22,13 @@ export interface CreateInstancesOptions {
 
 /** True when this onnxruntime-node build can run the CUDA execution provider. */
 export function cudaAvailable(): boolean {
-  return ort.listSupportedBackends().some((b) => b.name === 'cuda');
+  const cuda = ort.listSupportedBackends().find((b) => b.name === 'cuda');
+  if (!cuda) return false;
+  if (cuda.bundled) return true;
+  // Linux x64 lists 'cuda' (bundled: false) even when its install step skipped the provider
+  // library, and then every CUDA session fails to load; look for the library next to the binding.
+  const bin = join(dirname(createRequire(import.meta.url).resolve('onnxruntime-node')), '..', 'bin', 'napi-v6', process.platform, process.arch);
+  return ['libonnxruntime_providers_cuda.so', 'onnxruntime_providers_cuda.dll'].some((f) => existsSync(join(bin, f)));
 }
 
 /** Instances one group asks for: `count` per listed GPU for KIND_GPU, else `count`. */

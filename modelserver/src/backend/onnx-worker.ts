@@ -86,6 +86,9 @@ try {
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
     executionProviders: [...init.executionProviders],
+    // Idle intra-op threads spin by default, burning the cores the gRPC event loop and the
+    // other instances need; a server with several sessions must let them sleep.
+    extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
   });
   send({ kind: 'ready', signature: signatureOf(session) });
 } catch (err) {

@@ -93,7 +93,9 @@ describe('normaliseModelConfig', () => {
     it('keeps platform "ensemble" with an empty backend and adds no instance group or optimization', () => {
       const raw = parse(`
         platform: "ensemble" max_batch_size: 2
-        ensemble_scheduling { step { model_name: "a" input_map { key: "x" value: "x" } output_map { key: "y" value: "y" } } }
+        ensemble_scheduling { step {
+          model_name: "a" input_map { key: "x" value: "x" } output_map { key: "y" value: "y" }
+        } }
         ${IO}
       `);
       const out = normaliseModelConfig(raw, 'ens', 2);

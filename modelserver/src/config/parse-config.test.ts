@@ -120,7 +120,8 @@ describe('parseModelConfigText: syntax Triton accepts', () => {
     assert.deepEqual(all?.all, {});
     assert.equal(all?.latest, undefined);
     assert.equal(all?.specific, undefined);
-    assert.deepEqual(parse('version_policy: { latest: { num_versions: 2 } }').versionPolicy?.latest, { numVersions: 2 });
+    const latest = parse('version_policy: { latest: { num_versions: 2 } }').versionPolicy?.latest;
+    assert.deepEqual(latest, { numVersions: 2 });
     assert.deepEqual(parse('version_policy { specific { versions: [1, 3] } }').versionPolicy?.specific, {
       versions: [1n, 3n],
     });
@@ -173,7 +174,8 @@ describe('parseModelConfigText: syntax Triton accepts', () => {
     const config = parse(`
       platform: "ensemble"
       ensemble_scheduling { step [
-        { model_name: "pre" model_version: -1 input_map { key: "RAW" value: "image" } output_map { key: "OUT" value: "pixels" } }
+        { model_name: "pre" model_version: -1
+          input_map { key: "RAW" value: "image" } output_map { key: "OUT" value: "pixels" } }
       ] }
     `);
     const step = config.ensembleScheduling?.step[0];
@@ -266,7 +268,8 @@ describe('parseModelConfigText: malformed files fail like Triton', () => {
       'dynamic_batching { }\nsequence_batching { }\n',
       2,
       19,
-      'Field "sequence_batching" is specified along with field "dynamic_batching", another member of oneof "scheduling_choice".',
+      'Field "sequence_batching" is specified along with field "dynamic_batching", ' +
+        'another member of oneof "scheduling_choice".',
     );
   });
 

@@ -77,7 +77,10 @@ describe('validateModelConfig', () => {
 
     it('requires a known data_type', () => {
       rejectsIo(`input { name: "x" dims: [1] } ${Y}`, "model input 'x' must specify 'data_type' for m");
-      rejectsIo(`${X} output { name: "y" data_type: TYPE_INVALID dims: [1] }`, "model output 'y' must specify 'data_type' for m");
+      rejectsIo(
+        `${X} output { name: "y" data_type: TYPE_INVALID dims: [1] }`,
+        "model output 'y' must specify 'data_type' for m",
+      );
       rejectsIo(`input { name: "x" data_type: 99 dims: [1] } ${Y}`, "model input 'x' has unknown data_type 99 for m");
     });
 
@@ -169,10 +172,17 @@ describe('validateModelConfig', () => {
     });
 
     it('keeps label_filename inside the model directory', () => {
-      const label = (path: string) => `${X} output { name: "y" data_type: TYPE_FP32 dims: [3] label_filename: '${path}' }`;
-      for (const path of ['../labels.txt', 'sub/../../labels.txt', '/etc/labels.txt', 'C:\\\\labels.txt', '..\\\\labels.txt']) {
-        const shown = path.replaceAll('\\\\', '\\');
-        rejectsIo(label(path), `model output 'y' label_filename '${shown}' must be a relative path inside the model directory for m`);
+      // Text format needs a backslash written as `\\`.
+      const label = (path: string) => {
+        const quoted = path.replaceAll('\\', '\\\\');
+        return `${X} output { name: "y" data_type: TYPE_FP32 dims: [3] label_filename: '${quoted}' }`;
+      };
+      const escaping = ['../labels.txt', 'sub/../../labels.txt', '/etc/labels.txt', 'C:\\labels.txt', '..\\labels.txt'];
+      for (const path of escaping) {
+        rejectsIo(
+          label(path),
+          `model output 'y' label_filename '${path}' must be a relative path inside the model directory for m`,
+        );
       }
       acceptsIo(label('labels.txt'));
       acceptsIo(label('labels/en..txt'));
@@ -181,24 +191,33 @@ describe('validateModelConfig', () => {
 
   describe('dynamic batching', () => {
     it('requires preferred sizes in 1..max_batch_size', () => {
-      rejects('dynamic_batching { preferred_batch_size: [ 0 ] }', 'dynamic batching preferred size must be positive for m');
-      rejects('dynamic_batching { preferred_batch_size: [ 2, 8 ] }', 'dynamic batching preferred size must be <= max batch size for m');
+      const positive = 'dynamic batching preferred size must be positive for m';
+      const atMostMax = 'dynamic batching preferred size must be <= max batch size for m';
+      rejects('dynamic_batching { preferred_batch_size: [ 0 ] }', positive);
+      rejects('dynamic_batching { preferred_batch_size: [ 2, 8 ] }', atMostMax);
       accepts('dynamic_batching { preferred_batch_size: [ 1, 4 ] }');
     });
 
     it('allows dynamic_batching on a non-batching model unless it names preferred sizes', () => {
       accepts('dynamic_batching { }', { mbs: 0 });
-      rejects('dynamic_batching { preferred_batch_size: 1 }', 'dynamic batching preferred size must be <= max batch size for m', { mbs: 0 });
+      rejects(
+        'dynamic_batching { preferred_batch_size: 1 }',
+        'dynamic batching preferred size must be <= max batch size for m',
+        { mbs: 0 },
+      );
     });
 
     it('checks priority levels', () => {
-      rejects('dynamic_batching { priority_levels: 2 }', 'default priority level must be in range [1, 2] for m');
-      rejects('dynamic_batching { priority_levels: 2 default_priority_level: 3 }', 'default priority level must be in range [1, 2] for m');
+      const defaultLevel = 'default priority level must be in range [1, 2] for m';
+      rejects('dynamic_batching { priority_levels: 2 }', defaultLevel);
+      rejects('dynamic_batching { priority_levels: 2 default_priority_level: 3 }', defaultLevel);
       rejects(
         'dynamic_batching { priority_levels: 2 default_priority_level: 1 priority_queue_policy { key: 3 value { } } }',
         'priority queue policy must have priority level in range [1, 2] for m',
       );
-      accepts('dynamic_batching { priority_levels: 2 default_priority_level: 2 priority_queue_policy { key: 1 value { } } }');
+      accepts(
+        'dynamic_batching { priority_levels: 2 default_priority_level: 2 priority_queue_policy { key: 1 value { } } }',
+      );
     });
 
     it('forbids several priorities and DELAY timeouts with preserve_ordering', () => {
@@ -207,7 +226,8 @@ describe('validateModelConfig', () => {
         "Only one priority level is allowed when 'preserve_ordering' is true for m",
       );
       rejects(
-        'dynamic_batching { preserve_ordering: true default_queue_policy { timeout_action: DELAY default_timeout_microseconds: 10 } }',
+        'dynamic_batching { preserve_ordering: true ' +
+          'default_queue_policy { timeout_action: DELAY default_timeout_microseconds: 10 } }',
         "Queue policy can not have DELAY as timeout action when 'preserve_ordering' is true for m",
       );
       accepts('dynamic_batching { preserve_ordering: true default_queue_policy { timeout_action: DELAY } }');
@@ -230,7 +250,8 @@ describe('validateModelConfig', () => {
 
     it('rejects ensemble_scheduling on another platform', () => {
       rejects(
-        'ensemble_scheduling { step { model_name: "a" input_map { key: "x" value: "x" } output_map { key: "y" value: "y" } } }',
+        'ensemble_scheduling { step { model_name: "a" input_map { key: "x" value: "x" } ' +
+          'output_map { key: "y" value: "y" } } }',
         "ensemble scheduling cannot be set for model 'm' whose platform is not ensemble",
       );
     });
@@ -238,20 +259,29 @@ describe('validateModelConfig', () => {
 
   describe('instance groups', () => {
     it('rejects GPUs on KIND_CPU and KIND_MODEL groups and unknown kinds', () => {
-      rejects('instance_group { name: "g" kind: KIND_CPU gpus: [ 0 ] }', 'instance group g of model m has kind KIND_CPU but specifies one or more GPUs');
-      rejects('instance_group { name: "g" kind: KIND_MODEL gpus: [ 0 ] }', 'instance group g of model m has kind KIND_MODEL but specifies one or more GPUs');
+      rejects(
+        'instance_group { name: "g" kind: KIND_CPU gpus: [ 0 ] }',
+        'instance group g of model m has kind KIND_CPU but specifies one or more GPUs',
+      );
+      rejects(
+        'instance_group { name: "g" kind: KIND_MODEL gpus: [ 0 ] }',
+        'instance group g of model m has kind KIND_MODEL but specifies one or more GPUs',
+      );
       rejects('instance_group { name: "g" kind: 9 }', 'instance group g of model m has unexpected kind 9');
     });
 
     it('accepts KIND_GPU without GPUs (the CPU-fallback product rule)', () => {
       accepts('instance_group { name: "g" kind: KIND_GPU }');
-      assert.doesNotThrow(() => validateModelConfig(normaliseModelConfig(config('instance_group { kind: KIND_GPU }'), 'm', 0)));
+      const normalised = normaliseModelConfig(config('instance_group { kind: KIND_GPU }'), 'm', 0);
+      assert.doesNotThrow(() => validateModelConfig(normalised));
     });
 
     it('rejects TensorRT profiles elsewhere', () => {
       rejects(
         'instance_group { name: "g" kind: KIND_CPU profile: "0" }',
-        'instance group g of model m and platform onnxruntime_onnxspecifies profile field which is only supported for TensorRT models',
+        // Triton's message really lacks the space before "specifies".
+        'instance group g of model m and platform onnxruntime_onnxspecifies profile field ' +
+          'which is only supported for TensorRT models',
       );
     });
   });

@@ -4,7 +4,6 @@
  * left out on purpose: grpc-js answers UNIMPLEMENTED for them, as the protocol allows.
  */
 import type { ServerDuplexStream, ServerUnaryCall, sendUnaryData, UntypedServiceImplementation } from '@grpc/grpc-js';
-import { status } from '@grpc/grpc-js';
 import type {
   ModelInferRequest,
   ModelInferResponse,
@@ -144,11 +143,11 @@ export function inferenceHandlers(state: ServerState): UntypedServiceImplementat
       const names = req.name ? [req.name] : manager.loadedModelNames();
       for (const name of names) {
         const models = manager.loadedVersions(name);
-        if (req.name && models.length === 0) throw invalidArgument(`requested model '${name}' is not loaded`);
+        if (req.name && models.length === 0) throw invalidArgument(`requested model '${name}' is not available`);
         for (const m of models) if (!req.version || String(m.version) === req.version) stats.push(m.stats.snapshot());
       }
       if (req.name && req.version && stats.length === 0) {
-        throw invalidArgument(`requested model '${req.name}' version ${req.version} is not loaded`);
+        throw invalidArgument(`requested model version is not available for model '${req.name}'`);
       }
       return { modelStats: stats };
     }),
@@ -185,14 +184,12 @@ export function inferenceHandlers(state: ServerState): UntypedServiceImplementat
   };
 }
 
-/** grpc.health.v1.Health: SERVING exactly when ServerReady would say ready. */
+/**
+ * grpc.health.v1.Health: SERVING exactly when ServerReady would say ready. Like Triton
+ * (grpc_server.cc RegisterHealthCheck), the requested service name is not looked at.
+ */
 export function healthHandlers(state: ServerState): UntypedServiceImplementation {
   return {
-    check: unary((req: { service: string }) => {
-      if (req.service !== '' && req.service !== 'inference.GRPCInferenceService') {
-        throw Object.assign(new Error(`unknown service '${req.service}'`), { code: status.NOT_FOUND });
-      }
-      return { status: state.accepting && state.manager.isReady() ? 1 : 2 };
-    }),
+    check: unary(() => ({ status: state.accepting && state.manager.isReady() ? 1 : 2 })),
   };
 }

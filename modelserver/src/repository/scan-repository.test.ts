@@ -42,7 +42,8 @@ describe('scan-repository', () => {
     });
 
     it('ignores leading zeros, reserved and non-numeric names, and files', () => {
-      const model = makeDirs(join(root, 'mixed'), ['3', '007', '00', 'warmup', 'initial_state', 'configs', 'v1', '1abc', '-1', '1.5', '99999999999999999999']);
+      const ignored = ['007', '00', 'warmup', 'initial_state', 'configs', 'v1', '1abc', '-1', '1.5', '9'.repeat(20)];
+      const model = makeDirs(join(root, 'mixed'), ['3', ...ignored]);
       writeFileSync(join(model, '4'), 'a file named like a version');
       writeFileSync(join(model, 'config.pbtxt'), '');
       assert.deepEqual(listVersionDirs(model), [3]);

@@ -57,8 +57,8 @@ export class DynamicBatcher implements Scheduler {
   private readonly policies: QueuePolicy[];
   /** levels[0] is priority 1, the highest; each level is FIFO. */
   private readonly levels: Entry[][];
-  /** Requests that timed out under a DELAY policy: served only when every level is empty. */
-  private readonly delayed: Entry[] = [];
+  /** Per level, requests that timed out under a DELAY policy: served after that level's others. */
+  private readonly delayed: Entry[][];
   private readonly pool: InstancePool;
   private timer: { timeout?: NodeJS.Timeout; immediate?: NodeJS.Immediate } | undefined;
   private timerAtNs = 0n;
@@ -74,20 +74,23 @@ export class DynamicBatcher implements Scheduler {
       policyOf(config.priorityQueuePolicy.get(BigInt(i + 1)) ?? config.defaultQueuePolicy),
     );
     this.levels = Array.from({ length: levelCount }, () => []);
+    this.delayed = Array.from({ length: levelCount }, () => []);
     this.pool = new InstancePool(instances, ctx, () => this.pump());
   }
 
   infer(job: InferenceJob): Promise<ReadonlyMap<string, Tensor>> {
     if (this.draining) return Promise.reject(unavailable('Server is shutting down'));
-    const level = Math.min(this.levels.length, job.priority > 0 ? job.priority : this.defaultLevel);
+    // Like Triton's SetPriority: 0 or a level above priority_levels means the default level.
+    const level = job.priority > 0 && job.priority <= this.levels.length ? job.priority : this.defaultLevel;
     const policy = this.policies[level - 1]!;
     const queue = this.levels[level - 1]!;
-    if (policy.maxQueueSize > 0 && queue.length >= policy.maxQueueSize) {
+    if (policy.maxQueueSize > 0 && queue.length + this.delayed[level - 1]!.length >= policy.maxQueueSize) {
       return Promise.reject(unavailable('Exceeds maximum queue size'));
     }
-    // A request may only lower the queue timeout, and only where the policy allows it.
+    // A request may only lower the queue timeout, and only where the policy allows it; as in
+    // Triton's PolicyQueue::Enqueue, a default of 0 (no timeout) cannot be lowered.
     let timeoutUs = policy.defaultTimeoutUs;
-    if (policy.allowTimeoutOverride && job.timeoutUs > 0 && (timeoutUs === 0 || job.timeoutUs < timeoutUs)) {
+    if (policy.allowTimeoutOverride && job.timeoutUs > 0 && job.timeoutUs < timeoutUs) {
       timeoutUs = job.timeoutUs;
     }
     const now = process.hrtime.bigint();
@@ -110,13 +113,15 @@ export class DynamicBatcher implements Scheduler {
   }
 
   private queuedCount(): number {
-    return this.levels.reduce((n, q) => n + q.length, this.delayed.length);
+    return this.levels.reduce((n, q, i) => n + q.length + this.delayed[i]!.length, 0);
   }
 
-  /** Queued requests in service order: by priority level, then arrival; DELAYed ones last. */
+  /** Queued requests in service order: by priority level, then arrival; a level's DELAYed ones after its others. */
   private *inServiceOrder(): Generator<Entry> {
-    for (const q of this.levels) yield* q;
-    yield* this.delayed;
+    for (let i = 0; i < this.levels.length; i++) {
+      yield* this.levels[i]!;
+      yield* this.delayed[i]!;
+    }
   }
 
   private expire(now: bigint): void {
@@ -129,7 +134,7 @@ export class DynamicBatcher implements Scheduler {
           continue;
         }
         queue.splice(j, 1);
-        if (policy.delayOnTimeout) this.delayed.push(e);
+        if (policy.delayOnTimeout) this.delayed[i]!.push(e);
         else e.reject(unavailable('Request timeout expired'));
       }
     });
@@ -137,7 +142,7 @@ export class DynamicBatcher implements Scheduler {
 
   private remove(batch: readonly Entry[]): void {
     const sent = new Set(batch);
-    for (const q of [...this.levels, this.delayed]) {
+    for (const q of [...this.levels, ...this.delayed]) {
       for (let j = q.length - 1; j >= 0; j--) if (sent.has(q[j]!)) q.splice(j, 1);
     }
   }
@@ -186,7 +191,8 @@ export class DynamicBatcher implements Scheduler {
       this.remove(next);
       this.pool.run(next);
     }
-    for (const e of this.inServiceOrder()) {
+    // DELAYed requests keep their past deadline but never expire again, so they set no wake-up.
+    for (const e of this.levels.flat()) {
       if (e.deadlineNs > 0n && (wakeAt === 0n || e.deadlineNs < wakeAt)) wakeAt = e.deadlineNs;
     }
     this.arm(wakeAt, now);

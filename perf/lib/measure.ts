@@ -1,0 +1,65 @@
+/**
+ * @module perf/lib/measure
+ * Small measurement helpers shared by the benchmarks: percentiles, closed-loop load, tables.
+ */
+
+/** The p-th percentile (0..100) of `samples`, by nearest rank. */
+export function percentile(samples: readonly number[], p: number): number {
+  if (samples.length === 0) return NaN;
+  const sorted = [...samples].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[rank]!;
+}
+
+export interface LoadResult {
+  readonly requests: number;
+  readonly errors: number;
+  readonly seconds: number;
+  /** Per-request latencies in milliseconds. */
+  readonly latenciesMs: number[];
+}
+
+/**
+ * Closed-loop load: `concurrency` workers each send the next request as soon as the previous
+ * answered, for `seconds` and at least `minRequests` requests in total.
+ */
+export async function closedLoop(
+  concurrency: number,
+  seconds: number,
+  send: () => Promise<unknown>,
+  minRequests = 0,
+): Promise<LoadResult> {
+  const latenciesMs: number[] = [];
+  let errors = 0;
+  const start = performance.now();
+  const deadline = start + seconds * 1000;
+  const worker = async () => {
+    while (performance.now() < deadline || latenciesMs.length + errors < minRequests) {
+      const t0 = performance.now();
+      try {
+        await send();
+        latenciesMs.push(performance.now() - t0);
+      } catch {
+        errors++;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return { requests: latenciesMs.length, errors, seconds: (performance.now() - start) / 1000, latenciesMs };
+}
+
+/** Prints rows as an aligned text table. */
+export function printTable(title: string, header: readonly string[], rows: ReadonlyArray<readonly (string | number)[]>): void {
+  const cells = [header, ...rows.map((r) => r.map((c) => (typeof c === 'number' ? fmt(c) : c)))];
+  const widths = header.map((_, i) => Math.max(...cells.map((r) => String(r[i]).length)));
+  console.log(`\n${title}`);
+  for (const [i, r] of cells.entries()) {
+    console.log(r.map((c, j) => String(c).padStart(widths[j]!)).join('  '));
+    if (i === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  }
+}
+
+function fmt(n: number): string {
+  if (!Number.isFinite(n)) return String(n);
+  return Math.abs(n) >= 100 ? n.toFixed(0) : Math.abs(n) >= 10 ? n.toFixed(1) : n.toFixed(3);
+}
