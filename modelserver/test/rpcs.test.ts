@@ -119,7 +119,9 @@ instance_group [ { kind: KIND_CPU count: 1 } ]`,
   test('ModelReady: version handling (unknown version NOT_FOUND, bad version string INVALID_ARGUMENT)', async () => {
     await expectStatus(t.call('modelReady', { name: 'simple', version: '2' }), status.NOT_FOUND, /'simple' version 2 is not found/);
     await expectStatus(t.call('modelReady', { name: 'simple', version: 'one' }), status.INVALID_ARGUMENT, /failed to get model version/);
-    await expectStatus(t.call('modelReady', { name: 'simple', version: '-1' }), status.INVALID_ARGUMENT, /failed to get model version/);
+    await expectStatus(t.call('modelReady', { name: 'simple', version: '-1' }), status.INVALID_ARGUMENT, /version/);
+    // The version string is checked before the model name, as Triton parses it first.
+    await expectStatus(t.call('modelReady', { name: 'no_such_model', version: 'one' }), status.INVALID_ARGUMENT, /failed to get model version/);
   });
 
   test('ServerMetadata: name, version, and only the implemented extensions in Triton order', async () => {
@@ -375,6 +377,8 @@ input [ { name: "INPUT0" data_type: TYPE_FP32 dims: [ 4 ] } ]
 output [ { name: "OUTPUT0" data_type: TYPE_FP32 dims: [ 4 ] } ]`,
         versions: { 1: scaleModel(1) },
       },
+      // The config is fine but the model file is not ONNX: version 1 fails to load.
+      corrupt: { config: scaleConfig('corrupt', 4), versions: { 1: new TextEncoder().encode('not an onnx model') } },
     });
   });
   after(() => t?.close());
@@ -412,6 +416,15 @@ output [ { name: "OUTPUT0" data_type: TYPE_FP32 dims: [ 4 ] } ]`,
     const ready = (await t.call('repositoryIndex', { repositoryName: '', ready: true })).models;
     assert.deepEqual(ready.map((m) => m.name), ['good']);
   });
+
+  test('a version that fails to load is listed UNAVAILABLE with its reason, and is not ready', async () => {
+    const { models } = await t.call('repositoryIndex', { repositoryName: '', ready: false });
+    const corrupt = models.filter((m) => m.name === 'corrupt');
+    assert.deepEqual(corrupt.map((m) => [m.version, m.state]), [['1', 'UNAVAILABLE']]);
+    assert.ok(corrupt[0]!.reason.length > 0);
+    await expectStatus(t.call('modelReady', { name: 'corrupt', version: '1' }), status.UNAVAILABLE, /'corrupt' version 1 is not at ready state/);
+    await expectStatus(t.call('modelReady', { name: 'corrupt', version: '' }), status.NOT_FOUND, /'corrupt' has no available versions/);
+  });
 });
 
 describe('server in explicit model control mode', () => {
@@ -421,6 +434,7 @@ describe('server in explicit model control mode', () => {
       {
         a: { config: scaleConfig('a', 4), versions: { 1: scaleModel(2) } },
         b: { config: scaleConfig('b', 4), versions: { 1: scaleModel(3) } },
+        c: { config: 'max_batch_size: [', versions: { 1: scaleModel(4) } },
       },
       { modelControlMode: 'explicit', loadModels: ['a'] },
     );
@@ -433,7 +447,7 @@ describe('server in explicit model control mode', () => {
     (await t.call('repositoryIndex', { repositoryName: '', ready: false })).models.map((m) => `${m.name}:${m.version}:${m.state}:${m.reason}`);
 
   test('only --load-model models load; the others are listed by name only', async () => {
-    assert.deepEqual(await index(), ['a:1:READY:', 'b:::']);
+    assert.deepEqual(await index(), ['a:1:READY:', 'b:::', 'c:::']);
     assert.deepEqual(await t.call('serverReady', {}), { ready: true });
     await expectStatus(t.call('modelReady', { name: 'b', version: '' }), status.NOT_FOUND, /unknown model: 'b'/);
   });
@@ -443,7 +457,7 @@ describe('server in explicit model control mode', () => {
     await expectStatus(t.call('modelReady', { name: 'a', version: '' }), status.NOT_FOUND, /'a' has no available versions/);
     await expectStatus(t.call('modelReady', { name: 'a', version: '1' }), status.UNAVAILABLE, /'a' version 1 is not at ready state/);
     await expectStatus(t.call('modelInfer', scaleRequest('a')), status.NOT_FOUND);
-    assert.deepEqual(await index(), ['a:1:UNAVAILABLE:unloaded', 'b:::']);
+    assert.deepEqual(await index(), ['a:1:UNAVAILABLE:unloaded', 'b:::', 'c:::']);
     assert.deepEqual(await t.call('serverReady', {}), { ready: true });
     assert.deepEqual(await t.call('repositoryIndex', { repositoryName: '', ready: true }), { models: [] });
   });
@@ -452,7 +466,49 @@ describe('server in explicit model control mode', () => {
     assert.deepEqual(await load('a'), {});
     assert.deepEqual(await t.call('modelReady', { name: 'a', version: '' }), { ready: true });
     assert.deepEqual(readF32((await t.call('modelInfer', scaleRequest('a'))).rawOutputContents[0]!), [2, 4, 6, 8]);
-    assert.deepEqual(await index(), ['a:1:READY:', 'b:::']);
+    assert.deepEqual(await index(), ['a:1:READY:', 'b:::', 'c:::']);
+  });
+
+  test('a successful reload replaces the model without a gap in availability', async () => {
+    const reload = load('a');
+    let finished = false;
+    void reload.finally(() => (finished = true)).catch(() => {});
+    let served = 0;
+    while (!finished) {
+      const res = await t.call('modelInfer', scaleRequest('a'));
+      assert.deepEqual(readF32(res.rawOutputContents[0]!), [2, 4, 6, 8]);
+      served++;
+    }
+    assert.deepEqual(await reload, {});
+    assert.ok(served > 0);
+    assert.deepEqual(await index(), ['a:1:READY:', 'b:::', 'c:::']);
+  });
+
+  test('a reload that fails (invalid config) leaves the loaded model unchanged and serving', async () => {
+    const bad = { name: 'a', platform: 'onnxruntime_onnx', max_batch_size: 4, input: [{ name: 'INPUT0', data_type: 'TYPE_FP32', dims: [0] }] };
+    await expectStatus(load('a', { config: { stringParam: JSON.stringify(bad) } }), status.INVALID_ARGUMENT, /'a'/);
+    assert.deepEqual(await t.call('modelReady', { name: 'a', version: '' }), { ready: true });
+    assert.deepEqual(readF32((await t.call('modelInfer', scaleRequest('a'))).rawOutputContents[0]!), [2, 4, 6, 8]);
+    assert.deepEqual(await index(), ['a:1:READY:', 'b:::', 'c:::']);
+    assert.deepEqual(await t.call('serverReady', {}), { ready: true });
+  });
+
+  test('a reload whose model fails to load leaves the loaded model unchanged and serving', async () => {
+    // Valid config, but the ONNX model has no input named WRONG: the new version fails to load.
+    const bad = {
+      name: 'a',
+      platform: 'onnxruntime_onnx',
+      max_batch_size: 2,
+      input: [{ name: 'WRONG', data_type: 'TYPE_FP32', dims: [4] }],
+      output: [{ name: 'OUTPUT0', data_type: 'TYPE_FP32', dims: [4] }],
+      instance_group: [{ kind: 'KIND_CPU', count: 1 }],
+    };
+    await expectStatus(load('a', { config: { stringParam: JSON.stringify(bad) } }), status.INVALID_ARGUMENT, /WRONG/);
+    assert.deepEqual(readF32((await t.call('modelInfer', scaleRequest('a', '', 3))).rawOutputContents[0]!), [2, 4, 6, 8, 2, 4, 6, 8, 2, 4, 6, 8]);
+    const { config } = await t.call('modelConfig', { name: 'a', version: '' });
+    assert.equal(config?.maxBatchSize, 4);
+    assert.equal(config?.input[0]?.name, 'INPUT0');
+    assert.deepEqual(await index(), ['a:1:READY:', 'b:::', 'c:::']);
   });
 
   test('load with a `config` JSON parameter overrides config.pbtxt', async () => {
@@ -495,5 +551,16 @@ describe('server in explicit model control mode', () => {
     await expectStatus(t.call('repositoryModelLoad', { repositoryName: 'other', modelName: 'a', parameters: {} }), status.UNIMPLEMENTED, msg);
     await expectStatus(t.call('repositoryModelUnload', { repositoryName: 'other', modelName: 'a', parameters: {} }), status.UNIMPLEMENTED, msg);
     assert.deepEqual(await t.call('modelReady', { name: 'a', version: '' }), { ready: true });
+  });
+
+  test('a first load that fails lists the model UNAVAILABLE and makes the server not ready', async () => {
+    const err = await expectStatus(load('c'), status.INVALID_ARGUMENT);
+    assert.match(err.details, /config\.pbtxt:1:\d+/);
+    const c = (await index()).find((row) => row.startsWith('c:'));
+    assert.match(c ?? '', /^c::UNAVAILABLE:.*config\.pbtxt:1:\d+/);
+    await expectStatus(t.call('modelReady', { name: 'c', version: '' }), status.NOT_FOUND);
+    assert.deepEqual(await t.call('serverReady', {}), { ready: false });
+    // Other models are unaffected.
+    assert.deepEqual(readF32((await t.call('modelInfer', scaleRequest('a'))).rawOutputContents[0]!), [2, 4, 6, 8]);
   });
 });

@@ -106,6 +106,10 @@ export class ModelManager {
 
   /** The ready model for a request; `version` "" means the highest ready version. */
   resolve(name: string, version: string): ServedModel {
+    // Triton parses the version string before looking the model up (GetModelVersionFromString).
+    if (version !== '' && !/^\d+$/.test(version)) {
+      throw invalidArgument(`failed to get model version from specified version string '${version}'`);
+    }
     const entry = this.models.get(name);
     if (!entry) throw notFound(`Request for unknown model: '${name}' is not found`);
     if (version === '') {
@@ -113,7 +117,6 @@ export class ModelManager {
       if (ready.length === 0) throw notFound(`Request for unknown model: '${name}' has no available versions`);
       return ready[0]![1].model!;
     }
-    if (!/^\d+$/.test(version)) throw invalidArgument(`failed to get model version from specified version string '${version}'`);
     const v = entry.versions.get(Number(version));
     if (!v) throw notFound(`Request for unknown model: '${name}' version ${version} is not found`);
     if (v.state !== 'READY' || !v.model) throw unavailable(`Request for unknown model: '${name}' version ${version} is not at ready state`);
@@ -207,6 +210,9 @@ export class ModelManager {
     }
     const entry: ModelEntry = this.models.get(name) ?? { versions: new Map(), unloaded: false };
     this.models.set(name, entry);
+    // Triton (model_management.md, explicit mode): a reload that fails leaves the loaded model
+    // unchanged, and one that succeeds replaces it without a gap in availability.
+    const serving = [...entry.versions.values()].some((v) => v.state === 'READY');
     let config: ModelConfig;
     try {
       config = await this.readConfig(name, override);
@@ -224,23 +230,30 @@ export class ModelManager {
       }
     } catch (err) {
       const reason = (err as Error).message;
-      await this.unloadVersions(entry);
-      entry.versions.clear();
-      entry.failure = reason;
-      entry.unloaded = false;
+      if (!serving) {
+        await this.unloadVersions(entry);
+        entry.versions.clear();
+        entry.failure = reason;
+        entry.unloaded = false;
+      }
       this.options.log('error', `failed to load '${name}': ${reason}`);
       throw err instanceof InferenceServerError ? err : invalidArgument(`failed to load '${name}': ${reason}`);
     }
 
     const versions = selectVersions(config.versionPolicy, await listVersionDirs(modelDir));
     const previous = entry.versions;
-    entry.versions = new Map(versions.map((v) => [v, { state: 'LOADING' as VersionState, reason: '' }]));
-    entry.config = config;
-    entry.failure = undefined;
-    entry.unloaded = false;
+    const next = new Map<number, VersionEntry>(versions.map((v) => [v, { state: 'LOADING', reason: '' }]));
+    const swapIn = () => {
+      entry.versions = next;
+      entry.config = config;
+      entry.failure = undefined;
+      entry.unloaded = false;
+    };
+    // A first load shows its versions LOADING; a reload keeps the old ones serving meanwhile.
+    if (!serving) swapIn();
     await Promise.all(
       versions.map(async (version) => {
-        const slot = entry.versions.get(version)!;
+        const slot = next.get(version)!;
         try {
           slot.model =
             config.platform === ENSEMBLE
@@ -258,9 +271,14 @@ export class ModelManager {
         }
       }),
     );
+    const failed = [...next.values()].find((v) => v.state !== 'READY');
+    if (failed && serving) {
+      await Promise.all([...next.values()].map((v) => v.model?.unload()));
+      throw invalidArgument(`failed to load '${name}': ${failed.reason}`);
+    }
     // A reload swaps in the new versions before the old ones drain and close.
+    swapIn();
     await Promise.all([...previous.values()].map((v) => v.model?.unload()));
-    const failed = [...entry.versions.values()].find((v) => v.state !== 'READY');
     if (failed) throw invalidArgument(`failed to load '${name}': ${failed.reason}`);
   }
 

@@ -200,7 +200,9 @@ export class DynamicBatcher implements Scheduler {
   }
 
   private arm(atNs: bigint, now: bigint): void {
-    if (atNs === 0n) return;
+    // Nothing left to wait for: drop a timer armed for requests that have since been sent, or
+    // it would keep the process alive until their (possibly long) queue timeout.
+    if (atNs === 0n) return this.disarm();
     if (this.timer && this.timerAtNs <= atNs) return;
     this.disarm();
     this.timerAtNs = atNs;
