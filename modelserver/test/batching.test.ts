@@ -8,7 +8,7 @@
 import { status, type ServiceError } from '@grpc/grpc-js';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { ModelInferResponse, ModelStatistics } from '../../proto/gen/grpc_service.js';
+import type { InferStatistics, ModelInferResponse, ModelStatistics } from '../../proto/gen/grpc_service.js';
 import { addSubModel, identityModel, slowModel } from './fixtures/models.js';
 import { f32, inferRequest, readF32, startTestServer, type TestServer } from './helpers.js';
 
@@ -42,10 +42,17 @@ let t: TestServer;
 before(async () => {
   t = await startTestServer(
     {
-      batched: { config: addSubConfig('batched', `${ONE_INSTANCE}\ndynamic_batching { max_queue_delay_microseconds: 50000 }`), versions: { 1: addSubModel() } },
+      batched: {
+        config: addSubConfig('batched', `${ONE_INSTANCE}\ndynamic_batching { max_queue_delay_microseconds: 50000 }`),
+        versions: { 1: addSubModel() },
+      },
       unbatched: { config: addSubConfig('unbatched', ''), versions: { 1: addSubModel() } },
       preferred: {
-        config: addSubConfig('preferred', `${ONE_INSTANCE}\ndynamic_batching { preferred_batch_size: [ 4 ] max_queue_delay_microseconds: 2000000 }`, 8),
+        config: addSubConfig(
+          'preferred',
+          `${ONE_INSTANCE}\ndynamic_batching { preferred_batch_size: [ 4 ] max_queue_delay_microseconds: 2000000 }`,
+          8,
+        ),
         versions: { 1: addSubModel() },
       },
       ragged: {
@@ -65,11 +72,17 @@ dynamic_batching { max_queue_delay_microseconds: 100000 }`,
         versions: { 1: slowModel() },
       },
       slow_reject: {
-        config: slowConfig('slow_reject', 'dynamic_batching { default_queue_policy { timeout_action: REJECT default_timeout_microseconds: 20000 allow_timeout_override: true } }'),
+        config: slowConfig(
+          'slow_reject',
+          'dynamic_batching { default_queue_policy { timeout_action: REJECT default_timeout_microseconds: 20000 allow_timeout_override: true } }',
+        ),
         versions: { 1: slowModel() },
       },
       slow_override: {
-        config: slowConfig('slow_override', 'dynamic_batching { default_queue_policy { default_timeout_microseconds: 10000000 allow_timeout_override: true } }'),
+        config: slowConfig(
+          'slow_override',
+          'dynamic_batching { default_queue_policy { default_timeout_microseconds: 10000000 allow_timeout_override: true } }',
+        ),
         versions: { 1: slowModel() },
       },
       slow_fixed: {
@@ -113,7 +126,8 @@ model_warmup [
         config: addSubConfig(
           'warm_missing',
           `${ONE_INSTANCE}
-model_warmup [ { name: "missing" batch_size: 1 ${warmupInput('INPUT0', 'input_data_file: "missing.bin"')} ${warmupInput('INPUT1', 'zero_data: true')} } ]`,
+model_warmup [ { name: "missing" batch_size: 1
+  ${warmupInput('INPUT0', 'input_data_file: "missing.bin"')} ${warmupInput('INPUT1', 'zero_data: true')} } ]`,
         ),
         versions: { 1: addSubModel() },
       },
@@ -122,7 +136,8 @@ model_warmup [ { name: "missing" batch_size: 1 ${warmupInput('INPUT0', 'input_da
         config: addSubConfig(
           'warm_bad_dims',
           `${ONE_INSTANCE}
-model_warmup [ { name: "short_rows" batch_size: 1 inputs { key: "INPUT0" value: { data_type: TYPE_FP32 dims: [ 3 ] zero_data: true } } ${warmupInput('INPUT1', 'zero_data: true')} } ]`,
+model_warmup [ { name: "short_rows" batch_size: 1
+  inputs { key: "INPUT0" value: { data_type: TYPE_FP32 dims: [ 3 ] zero_data: true } } ${warmupInput('INPUT1', 'zero_data: true')} } ]`,
         ),
         versions: { 1: addSubModel() },
       },
@@ -136,6 +151,9 @@ after(() => t.close());
 // ---------------------------------------------------------------------------------------------
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** One of a model's inference_stats durations (always present in a snapshot). */
+const duration = (s: ModelStatistics, field: keyof InferStatistics) => s.inferenceStats![field]!;
 
 async function statsOf(model: string): Promise<ModelStatistics> {
   const res = await t.call('modelStatistics', { name: model, version: '' });
@@ -213,7 +231,7 @@ describe('dynamic batcher', () => {
     // batch_stats accounts for every element and every execution.
     assert.equal([...sizes].reduce((n, [size, count]) => n + size * count, 0), 8);
     assert.equal([...sizes.values()].reduce((a, b) => a + b, 0), Number(s.executionCount));
-    assert.equal(s.inferenceStats!.success.count, 8n);
+    assert.equal(duration(s, 'success').count, 8n);
   });
 
   it('(b) without dynamic_batching runs every request as its own execution', async () => {
@@ -250,7 +268,7 @@ describe('dynamic batcher', () => {
     assert.ok(elapsedMs >= delayMs, `a lone request answered after ${elapsedMs.toFixed(1)} ms, before the ${delayMs} ms queue delay`);
     // Queue delay + one tiny execution + generous slack for a loaded machine.
     assert.ok(elapsedMs < delayMs + 1500, `a lone request took ${elapsedMs.toFixed(0)} ms`);
-    const queuedNs = after.inferenceStats!.queue.ns - before.inferenceStats!.queue.ns;
+    const queuedNs = duration(after, 'queue').ns - duration(before, 'queue').ns;
     assert.ok(queuedNs >= BigInt(delayMs * 1e6), `queue time ${queuedNs} ns should cover the ${delayMs} ms delay`);
     assert.equal(after.executionCount - before.executionCount, 1n);
     assert.equal(batchCounts(after).get(1), (batchCounts(before).get(1) ?? 0) + 1);
@@ -299,22 +317,26 @@ describe('queue policy', () => {
       assert.match(r.details, /Exceeds maximum queue size/);
     }
     const s = await statsOf('slow_queue');
-    assert.equal(s.inferenceStats!.fail.count, BigInt(rejected.length));
-    assert.equal(s.inferenceStats!.success.count, BigInt(served.length));
+    assert.equal(duration(s, 'fail').count, BigInt(rejected.length));
+    assert.equal(duration(s, 'success').count, BigInt(served.length));
   });
 
   it('(g) rejects requests whose queue timeout expires behind a slow execution', async () => {
     const blocker = settle(slow('slow_reject', 4));
     await sleep(15);
     // A request cannot raise the 20 ms default, even with allow_timeout_override.
-    const queued = [settle(slow('slow_reject', 1)), settle(slow('slow_reject', 1)), settle(slow('slow_reject', 1, { timeout: { int64Param: 10_000_000n } }))];
+    const queued = [
+      settle(slow('slow_reject', 1)),
+      settle(slow('slow_reject', 1)),
+      settle(slow('slow_reject', 1, { timeout: { int64Param: 10_000_000n } })),
+    ];
     const results = await Promise.all([blocker, ...queued]);
     assert.deepEqual(results[0], { ok: true });
     for (const r of results.slice(1)) {
       assert.deepEqual(r, { ok: false, code: status.UNAVAILABLE, details: 'Request timeout expired' });
     }
     const s = await statsOf('slow_reject');
-    assert.equal(s.inferenceStats!.fail.count, 3n);
+    assert.equal(duration(s, 'fail').count, 3n);
     assert.equal(s.executionCount, 1n);
   });
 
@@ -333,12 +355,14 @@ describe('queue policy', () => {
     // Without allow_timeout_override the same request timeout is ignored.
     const fixed = settle(slow('slow_fixed', 4));
     await sleep(15);
-    assert.deepEqual(await Promise.all([fixed, settle(slow('slow_fixed', 1, { timeout: { int64Param: 20_000n } }))]), [{ ok: true }, { ok: true }]);
+    const ignored = settle(slow('slow_fixed', 1, { timeout: { int64Param: 20_000n } }));
+    assert.deepEqual(await Promise.all([fixed, ignored]), [{ ok: true }, { ok: true }]);
 
     // With no default timeout there is nothing to lower (Triton's PolicyQueue::Enqueue).
     const noDefault = settle(slow('slow_queue', 4));
     await sleep(15);
-    assert.deepEqual(await Promise.all([noDefault, settle(slow('slow_queue', 1, { timeout: { int64Param: 20_000n } }))]), [{ ok: true }, { ok: true }]);
+    const nothingToLower = settle(slow('slow_queue', 1, { timeout: { int64Param: 20_000n } }));
+    assert.deepEqual(await Promise.all([noDefault, nothingToLower]), [{ ok: true }, { ok: true }]);
   });
 });
 
@@ -363,7 +387,7 @@ describe('priority levels', () => {
     assert.deepEqual(done, ['blocker', 'level1', 'default', 'out_of_range', 'level3']);
     const s = await statsOf('prio');
     assert.equal(s.executionCount, 5n);
-    assert.equal(s.inferenceStats!.fail.count, 0n);
+    assert.equal(duration(s, 'fail').count, 0n);
   });
 });
 
@@ -379,11 +403,11 @@ describe('instance groups', () => {
       const before = await statsOf('slow_two');
       const start = performance.now();
       await Promise.all([slow('slow_two', 1), slow('slow_two', 1)]);
-      const wallNs = BigInt(Math.round((performance.now() - start) * 1e6));
+      const wallMs = performance.now() - start;
       const after = await statsOf('slow_two');
-      const computeNs = after.inferenceStats!.computeInfer.ns - before.inferenceStats!.computeInfer.ns;
-      ratios.push(Number(wallNs) / Number(computeNs));
-      queuedNs += after.inferenceStats!.queue.ns - before.inferenceStats!.queue.ns;
+      const computeNs = duration(after, 'computeInfer').ns - duration(before, 'computeInfer').ns;
+      ratios.push((wallMs * 1e6) / Number(computeNs));
+      queuedNs += duration(after, 'queue').ns - duration(before, 'queue').ns;
       inferNs += computeNs;
     }
     assert.ok(Math.min(...ratios) < 0.85, `pairs took ${ratios.map((r) => r.toFixed(2))} × their summed compute time`);
@@ -448,22 +472,18 @@ describe('statistics', () => {
     });
     await assert.rejects(t.call('modelInfer', bad), (err: ServiceError) => err.code === status.INVALID_ARGUMENT);
     const s = await statsOf('stats');
-    const is = s.inferenceStats!;
-    const was = before.inferenceStats!;
-
     assert.equal(s.name, 'stats');
     assert.equal(s.version, '1');
-    assert.equal(is.fail.count - was.fail.count, 1n);
+    assert.equal(duration(s, 'fail').count - duration(before, 'fail').count, 1n);
     assert.equal(s.inferenceCount - before.inferenceCount, 1n);
     assert.equal(s.executionCount - before.executionCount, 1n);
-    const durations = { success: [is.success, was.success], queue: [is.queue, was.queue], computeInput: [is.computeInput, was.computeInput], computeInfer: [is.computeInfer, was.computeInfer], computeOutput: [is.computeOutput, was.computeOutput] };
-    for (const [field, [now, then]] of Object.entries(durations)) {
-      assert.equal(now!.count - then!.count, 1n, `${field}.count`);
-      assert.ok(now!.ns > then!.ns, `${field}.ns should grow`);
+    for (const field of ['success', 'queue', 'computeInput', 'computeInfer', 'computeOutput'] as const) {
+      assert.equal(duration(s, field).count - duration(before, field).count, 1n, `${field}.count`);
+      assert.ok(duration(s, field).ns > duration(before, field).ns, `${field}.ns should grow`);
     }
     // Compute is part of the end-to-end duration a success records.
-    assert.ok(is.computeInfer.ns < is.success.ns);
-    assert.equal(is.cacheHit.count, 0n);
+    assert.ok(duration(s, 'computeInfer').ns < duration(s, 'success').ns);
+    assert.equal(duration(s, 'cacheHit').count, 0n);
     assert.ok(Math.abs(Number(s.lastInference) - Date.now()) < 60_000, `last_inference ${s.lastInference} is not a recent ms timestamp`);
     assert.deepEqual([...batchCounts(s)], [[1, Number(s.executionCount)]]);
   });

@@ -27,7 +27,8 @@ export function cudaAvailable(): boolean {
   if (cuda.bundled) return true;
   // Linux x64 lists 'cuda' (bundled: false) even when its install step skipped the provider
   // library, and then every CUDA session fails to load; look for the library next to the binding.
-  const bin = join(dirname(createRequire(import.meta.url).resolve('onnxruntime-node')), '..', 'bin', 'napi-v6', process.platform, process.arch);
+  const ortDist = dirname(createRequire(import.meta.url).resolve('onnxruntime-node'));
+  const bin = join(ortDist, '..', 'bin', 'napi-v6', process.platform, process.arch);
   return ['libonnxruntime_providers_cuda.so', 'onnxruntime_providers_cuda.dll'].some((f) => existsSync(join(bin, f)));
 }
 
@@ -73,6 +74,10 @@ export async function createInstances(
   const settled = await Promise.allSettled(starts);
   const instances = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
   const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  const fallback = instances.find((i) => i.cpuFallback !== undefined);
+  if (fallback) {
+    options.warn(`model '${config.name}': the CUDA execution provider failed (${fallback.cpuFallback}); running on CPU`);
+  }
   try {
     if (failed) throw failed.reason instanceof Error ? failed.reason : new Error(String(failed.reason));
     if (instances[0]) checkSignature(config, instances[0].signature);

@@ -29,6 +29,8 @@ export class OnnxInstance implements ModelInstance {
     readonly name: string,
     private readonly worker: Worker,
     readonly signature: SessionSignature,
+    /** Why a session asked to run on CUDA runs on CPU instead, if it does. */
+    readonly cpuFallback: string | undefined,
   ) {
     worker.on('message', (msg: FromWorker) => this.onMessage(msg));
     worker.on('error', (err) => this.failAll(err));
@@ -38,10 +40,10 @@ export class OnnxInstance implements ModelInstance {
   /** Starts a worker, loads the model in it, and resolves once the session is ready. */
   static async start(name: string, init: WorkerInit): Promise<OnnxInstance> {
     const worker = new Worker(WORKER_URL, { workerData: FROM_SOURCES ? { ...init, tsEntry: TS_ENTRY } : init });
-    const signature = await new Promise<SessionSignature>((resolve, reject) => {
+    const ready = await new Promise<Extract<FromWorker, { kind: 'ready' }>>((resolve, reject) => {
       const onMessage = (msg: FromWorker) => {
         cleanup();
-        if (msg.kind === 'ready') resolve(msg.signature);
+        if (msg.kind === 'ready') resolve(msg);
         else reject(new Error(msg.kind === 'load-error' ? msg.message : `unexpected ${msg.kind} before ready`));
       };
       const onError = (err: Error) => {
@@ -57,7 +59,7 @@ export class OnnxInstance implements ModelInstance {
       };
       worker.on('message', onMessage).on('error', onError).on('exit', onExit);
     });
-    return new OnnxInstance(name, worker, signature);
+    return new OnnxInstance(name, worker, ready.signature, ready.cpuFallback);
   }
 
   execute(inputs: ReadonlyMap<string, Tensor>, outputNames: readonly string[]): Promise<ExecutionResult> {

@@ -78,19 +78,30 @@ function signatureOf(session: ort.InferenceSession): SessionSignature {
   return { inputs: describe(session.inputMetadata), outputs: describe(session.outputMetadata) };
 }
 
-let session: ort.InferenceSession;
-try {
-  session = await ort.InferenceSession.create(init.modelPath, {
+const createSession = (executionProviders: readonly string[]) =>
+  ort.InferenceSession.create(init.modelPath, {
     intraOpNumThreads: init.intraOpThreads,
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
-    executionProviders: [...init.executionProviders],
+    executionProviders: [...executionProviders],
     // Idle intra-op threads spin by default, burning the cores the gRPC event loop and the
     // other instances need; a server with several sessions must let them sleep.
     extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
   });
-  send({ kind: 'ready', signature: signatureOf(session) });
+
+let session: ort.InferenceSession;
+try {
+  let cpuFallback: string | undefined;
+  try {
+    session = await createSession(init.executionProviders);
+  } catch (err) {
+    // The CUDA provider can be present yet unusable (no device, driver mismatch): run on CPU.
+    if (!init.executionProviders.includes('cuda')) throw err;
+    cpuFallback = err instanceof Error ? err.message : String(err);
+    session = await createSession(['cpu']);
+  }
+  send({ kind: 'ready', signature: signatureOf(session), cpuFallback });
 } catch (err) {
   send({ kind: 'load-error', message: err instanceof Error ? err.message : String(err) });
   process.exit(0);

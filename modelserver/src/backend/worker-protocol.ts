@@ -28,7 +28,7 @@ export interface SessionSignature {
 }
 
 export type FromWorker =
-  | { kind: 'ready'; signature: SessionSignature }
+  | { kind: 'ready'; signature: SessionSignature; cpuFallback?: string | undefined }
   | { kind: 'load-error'; message: string }
   | {
       kind: 'result';

@@ -24,6 +24,14 @@ const READERS: Partial<Record<Datatype, (v: DataView, i: number) => number | big
 const MAX_ELEMENTS = 1_000_000;
 const encoder = new TextEncoder();
 
+/** C++ std::to_string of a float: printf "%f", so never an exponent, and "inf"/"nan". */
+function formatFloat(v: number): string {
+  if (Number.isNaN(v)) return 'nan';
+  if (!Number.isFinite(v)) return v > 0 ? 'inf' : '-inf';
+  // toFixed switches to exponent notation from 1e21; such floats are whole numbers.
+  return Math.abs(v) < 1e21 ? v.toFixed(6) : `${BigInt(v)}.000000`;
+}
+
 /** Throws INVALID_ARGUMENT unless `tensor`'s datatype can be classified. */
 export function assertClassifiable(name: string, datatype: Datatype): void {
   if (!READERS[datatype]) {
@@ -50,7 +58,7 @@ export function classify(name: string, tensor: Tensor, k: number, batching: bool
     const items = Array.from({ length: perItem }, (_, i) => ({ index: i, value: read(view, b * perItem + i) }));
     items.sort((x, y) => (x.value > y.value ? -1 : x.value < y.value ? 1 : x.index - y.index));
     for (const { index, value } of items.slice(0, keep)) {
-      const shown = isFloat ? (value as number).toFixed(6) : String(value);
+      const shown = isFloat ? formatFloat(value as number) : String(value);
       const label = labels?.[index];
       strings.push(encoder.encode(label ? `${shown}:${index}:${label}` : `${shown}:${index}`));
     }

@@ -58,6 +58,8 @@ export class ModelManager {
   private readonly models = new Map<string, ModelEntry>();
   /** One load or unload per model at a time, so states never interleave. */
   private readonly locks = new Map<string, Promise<void>>();
+  /** Ensembles whose composing models are being loaded; meeting one again is a cycle. */
+  private readonly resolvingEnsembles = new Set<string>();
 
   constructor(private readonly options: ModelManagerOptions) {}
 
@@ -217,9 +219,26 @@ export class ModelManager {
     try {
       config = await this.readConfig(name, override);
       if (config.platform === ENSEMBLE) {
-        for (const step of config.ensembleScheduling!.step) {
-          const dep = this.models.get(step.modelName);
-          if (!dep || dep.unloaded || ![...dep.versions.values()].some((v) => v.state === 'READY')) await this.load(step.modelName);
+        this.resolvingEnsembles.add(name);
+        try {
+          for (const step of config.ensembleScheduling!.step) {
+            const dep = this.models.get(step.modelName);
+            if (dep && !dep.unloaded && [...dep.versions.values()].some((v) => v.state === 'READY')) continue;
+            // Models missing from the repository are listed together by validateEnsembleAgainst.
+            if (!known.includes(step.modelName)) continue;
+            // Loading it would wait on a lock held further up this chain, forever.
+            if (this.resolvingEnsembles.has(step.modelName)) {
+              throw new Error(`ensemble '${name}' has a circular dependency on '${step.modelName}'`);
+            }
+            await this.load(step.modelName).catch((err: Error) => {
+              throw new Error(
+                `ensemble '${name}' depends on '${step.modelName}' which has no loaded version. ` +
+                  `Model '${step.modelName}' loading failed with error: ${err.message}`,
+              );
+            });
+          }
+        } finally {
+          this.resolvingEnsembles.delete(name);
         }
         validateEnsembleAgainst(config, (n) => this.models.get(n)?.config);
       } else if (config.backend !== 'onnxruntime') {
