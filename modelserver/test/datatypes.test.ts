@@ -11,23 +11,11 @@ import type { InferTensorContents, ModelInferRequest, ModelInferResponse } from 
 import { expectStatus } from './expect-status.js';
 import type { KServeDatatype } from './fixtures/onnx-builder.js';
 import { identityModel, type RepositoryModelSpec } from './fixtures/models.js';
-import { inferRequest, startTestServer, type TestServer } from './helpers.js';
+import { inferRequest, startTestServer, type TestServer, bytesLayout } from './helpers.js';
 
 const bytesOf = (view: ArrayBufferView): Uint8Array => new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
 
-/** The BYTES raw layout: per element a 4-byte little-endian length, then the bytes. */
-function bytesLayout(elements: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(elements.reduce((n, e) => n + 4 + e.byteLength, 0));
-  const view = new DataView(out.buffer);
-  let pos = 0;
-  for (const e of elements) {
-    view.setUint32(pos, e.byteLength, true);
-    out.set(e, pos + 4);
-    pos += 4 + e.byteLength;
-  }
-  return out;
-}
 
 const noContents = (): InferTensorContents => ({
   boolContents: [],

@@ -72,3 +72,20 @@ export const f32 = (values: number[]): Uint8Array => new Uint8Array(new Float32A
 
 /** Float32 values of raw little-endian bytes (copying, so any alignment works). */
 export const readF32 = (raw: Uint8Array): number[] => Array.from(new Float32Array(Uint8Array.from(raw).buffer));
+
+/**
+ * The BYTES raw layout, written here independently of the server's own encoder: per element a
+ * 4-byte little-endian length, then the bytes. Strings are UTF-8 encoded.
+ */
+export function bytesLayout(elements: ReadonlyArray<Uint8Array | string>): Uint8Array {
+  const encoded = elements.map((e) => (typeof e === 'string' ? new TextEncoder().encode(e) : e));
+  const out = new Uint8Array(encoded.reduce((n, e) => n + 4 + e.byteLength, 0));
+  const view = new DataView(out.buffer);
+  let pos = 0;
+  for (const e of encoded) {
+    view.setUint32(pos, e.byteLength, true);
+    out.set(e, pos + 4);
+    pos += 4 + e.byteLength;
+  }
+  return out;
+}

@@ -9,8 +9,8 @@ import { after, before, describe, test } from 'node:test';
 import { status } from '@grpc/grpc-js';
 import type { InferTensorContents, ModelInferRequest, ModelInferRequest_InferInputTensor } from '../../proto/gen/grpc_service.js';
 import { expectStatus } from './expect-status.js';
-import { addSubModel, identityModel } from './fixtures/models.js';
-import { f32, inferRequest, readF32, startTestServer, type TestServer } from './helpers.js';
+import { addSubModel, identityModel, simpleModelConfig } from './fixtures/models.js';
+import { f32, inferRequest, readF32, startTestServer, type TestServer, bytesLayout } from './helpers.js';
 
 const noContents = (): InferTensorContents => ({
   boolContents: [],
@@ -40,19 +40,6 @@ function good(partial: Partial<ModelInferRequest> = {}): ModelInferRequest {
   });
 }
 
-/** The BYTES raw layout: per element a 4-byte little-endian length, then the bytes. */
-function bytesLayout(elements: readonly string[]): Uint8Array {
-  const encoded = elements.map((e) => new TextEncoder().encode(e));
-  const out = new Uint8Array(encoded.reduce((n, e) => n + 4 + e.byteLength, 0));
-  const view = new DataView(out.buffer);
-  let pos = 0;
-  for (const e of encoded) {
-    view.setUint32(pos, e.byteLength, true);
-    out.set(e, pos + 4);
-    pos += 4 + e.byteLength;
-  }
-  return out;
-}
 
 function stringsRequest(shape: number[], raw: Uint8Array): ModelInferRequest {
   return inferRequest({ modelName: 'strings', inputs: [input('INPUT0', shape, 'BYTES')], rawInputContents: [raw] });
@@ -62,13 +49,7 @@ let t: TestServer;
 before(async () => {
   t = await startTestServer({
     simple: {
-      config: `name: "simple"
-platform: "onnxruntime_onnx"
-max_batch_size: 8
-input [ { name: "INPUT0" data_type: TYPE_FP32 dims: [ 4 ] }, { name: "INPUT1" data_type: TYPE_FP32 dims: [ 4 ] } ]
-output [ { name: "OUTPUT0" data_type: TYPE_FP32 dims: [ 4 ] }, { name: "OUTPUT1" data_type: TYPE_FP32 dims: [ 4 ] } ]
-instance_group [ { kind: KIND_CPU count: 1 } ]
-dynamic_batching { }`,
+      config: simpleModelConfig('simple', 'instance_group [ { kind: KIND_CPU count: 1 } ]\ndynamic_batching { }'),
       versions: { 1: addSubModel() },
     },
     strings: {

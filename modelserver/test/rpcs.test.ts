@@ -12,7 +12,7 @@ import type { ModelInferRequest, ModelStreamInferResponse } from '../../proto/ge
 import { HealthCheckResponse_ServingStatus, type HealthCheckResponse } from '../../proto/gen/health.js';
 import { ModelInstanceGroup_Kind } from '../../proto/gen/model_config.js';
 import { expectStatus } from './expect-status.js';
-import { addSubModel, identityModel, scaleModel } from './fixtures/models.js';
+import { addSubModel, identityModel, scaleModel, simpleModelConfig } from './fixtures/models.js';
 import { f32, inferRequest, readF32, startTestServer, type TestServer } from './helpers.js';
 
 const { version: packageVersion } = createRequire(import.meta.url)('../../package.json') as { version: string };
@@ -54,12 +54,7 @@ describe('server with every model loaded (model control mode none)', () => {
       {
         simple: {
           // No instance_group and no preferred_batch_size: ModelConfig must show the defaults.
-          config: `name: "simple"
-platform: "onnxruntime_onnx"
-max_batch_size: 8
-input [ { name: "INPUT0" data_type: TYPE_FP32 dims: [ 4 ] }, { name: "INPUT1" data_type: TYPE_FP32 dims: [ 4 ] } ]
-output [ { name: "OUTPUT0" data_type: TYPE_FP32 dims: [ 4 ] }, { name: "OUTPUT1" data_type: TYPE_FP32 dims: [ 4 ] } ]
-dynamic_batching { }`,
+          config: simpleModelConfig('simple', 'dynamic_batching { }'),
           versions: { 1: addSubModel() },
         },
         strings: {

@@ -1,18 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { addSubModel } from './fixtures/models.js';
+import { addSubModel, simpleModelConfig } from './fixtures/models.js';
 import { f32, inferRequest, readF32, startTestServer, type TestServer } from './helpers.js';
 
 let t: TestServer;
 before(async () => {
   t = await startTestServer({
     simple: {
-      config: `name: "simple"
-platform: "onnxruntime_onnx"
-max_batch_size: 8
-input [ { name: "INPUT0" data_type: TYPE_FP32 dims: [ 4 ] }, { name: "INPUT1" data_type: TYPE_FP32 dims: [ 4 ] } ]
-output [ { name: "OUTPUT0" data_type: TYPE_FP32 dims: [ 4 ] }, { name: "OUTPUT1" data_type: TYPE_FP32 dims: [ 4 ] } ]
-dynamic_batching { max_queue_delay_microseconds: 1000 }`,
+      config: simpleModelConfig('simple', 'dynamic_batching { max_queue_delay_microseconds: 1000 }'),
       versions: { 1: addSubModel() },
     },
   });
