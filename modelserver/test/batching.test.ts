@@ -106,6 +106,14 @@ dynamic_batching { max_queue_delay_microseconds: 100000 }`,
         config: slowConfig('slow_two', '').replace('count: 1 kind: KIND_CPU', 'count: 2 kind: KIND_CPU'),
         versions: { 1: slowModel() },
       },
+      slow_unordered: {
+        config: slowConfig('slow_unordered', 'dynamic_batching { }').replace('count: 1 kind: KIND_CPU', 'count: 2 kind: KIND_CPU'),
+        versions: { 1: slowModel() },
+      },
+      slow_ordered: {
+        config: slowConfig('slow_ordered', 'dynamic_batching { preserve_ordering: true }').replace('count: 1 kind: KIND_CPU', 'count: 2 kind: KIND_CPU'),
+        versions: { 1: slowModel() },
+      },
       gpu: {
         config: addSubConfig('gpu', 'instance_group [ { count: 1 kind: KIND_GPU }, { count: 1 kind: KIND_GPU } ]'),
         versions: { 1: addSubModel() },
@@ -388,6 +396,35 @@ describe('priority levels', () => {
     const s = await statsOf('prio');
     assert.equal(s.executionCount, 5n);
     assert.equal(duration(s, 'fail').count, 0n);
+  });
+});
+
+describe('preserve_ordering', () => {
+  // A heavy request (8 rows, a full batch) and then a light one (1 row) run side by side on the
+  // two instances; the light execution ends ~7 executions' time earlier. Returns how much
+  // earlier the light response arrived than the heavy one, in ms.
+  const lightLeadMs = async (model: string) => {
+    let heavyAt = 0;
+    let lightAt = 0;
+    const heavy = slow(model, 8).then(() => (heavyAt = performance.now()));
+    await new Promise((r) => setTimeout(r, 5));
+    const light = slow(model, 1).then(() => (lightAt = performance.now()));
+    await Promise.all([heavy, light]);
+    return heavyAt - lightAt;
+  };
+
+  it('without it, responses return as executions finish', async () => {
+    const lead = await lightLeadMs('slow_unordered');
+    assert.ok(lead > 50, `light answered only ${lead.toFixed(1)} ms before heavy`);
+  });
+
+  it('with it, a later request is not answered before an earlier one', async () => {
+    const lead = await lightLeadMs('slow_ordered');
+    // Released right after the heavy one: the two answers arrive together (a few ms either way).
+    assert.ok(lead < 10, `light answered ${lead.toFixed(1)} ms before heavy`);
+    const s = await statsOf('slow_ordered');
+    // Both executed, on the two instances, even though the second waited to be answered.
+    assert.deepEqual([...batchCounts(s)].sort(), [[1, 1], [8, 1]]);
   });
 });
 

@@ -63,6 +63,11 @@ export class DynamicBatcher implements Scheduler {
   private timer: NodeJS.Timeout | undefined;
   private timerAtNs = 0n;
   private draining = false;
+  /** preserve_ordering: responses are released in arrival order, whichever instance ran them. */
+  private readonly preserveOrdering: boolean;
+  private nextSequence = 0;
+  private nextRelease = 0;
+  private readonly finished = new Map<number, () => void>();
 
   constructor(instances: readonly ModelInstance[], maxBatchSize: number, config: ModelDynamicBatching, ctx: BatchContext) {
     this.maxBatchSize = Math.max(1, maxBatchSize);
@@ -74,6 +79,7 @@ export class DynamicBatcher implements Scheduler {
       policyOf(config.priorityQueuePolicy.get(BigInt(i + 1)) ?? config.defaultQueuePolicy),
     );
     this.levels = Array.from({ length: levelCount }, () => []);
+    this.preserveOrdering = config.preserveOrdering;
     this.delayed = Array.from({ length: levelCount }, () => []);
     this.pool = new InstancePool(instances, ctx, () => this.pump());
   }
@@ -95,6 +101,13 @@ export class DynamicBatcher implements Scheduler {
     }
     const now = process.hrtime.bigint();
     return new Promise((resolve, reject) => {
+      if (this.preserveOrdering) {
+        const sequence = this.nextSequence++;
+        const settle = resolve;
+        const fail = reject;
+        resolve = (outputs) => this.release(sequence, () => settle(outputs));
+        reject = (err) => this.release(sequence, () => fail(err));
+      }
       queue.push({
         job,
         level,
@@ -105,6 +118,15 @@ export class DynamicBatcher implements Scheduler {
       });
       this.pump();
     });
+  }
+
+  /** Settles request `sequence` once every earlier request has been settled. */
+  private release(sequence: number, settle: () => void): void {
+    this.finished.set(sequence, settle);
+    for (let next = this.finished.get(this.nextRelease); next; next = this.finished.get(this.nextRelease)) {
+      this.finished.delete(this.nextRelease++);
+      next();
+    }
   }
 
   drain(): Promise<void> {
