@@ -1,0 +1,95 @@
+/**
+ * @module model-tools/check/onnx-captioner
+ * The committed caption encoder, decoder and food classifier run in-process on ONNX Runtime,
+ * with the same preprocessing, tokenizer and decode loop the gateway uses, and the settings
+ * read from the models' config.pbtxt. Used by the evaluation, the parity check and the tests.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { CaptionTokenizer, type DecodeStep } from '../../gateway/src/generation/index.js';
+import { writePixelValues } from '../../gateway/src/preprocess/pixel-values.js';
+import { decoderSpecOf, type DecoderSpec, imageSpecOf, type ImageSpec } from '../../gateway/src/triton/model-spec.js';
+import { parseModelConfigText } from '../../modelserver/src/config/index.js';
+import type { ModelConfig } from '../../proto/gen/model_config.js';
+
+export function readConfig(repository: string, model: string): ModelConfig {
+  const file = join(repository, model, 'config.pbtxt');
+  return parseModelConfigText(readFileSync(file, 'utf8'), file);
+}
+
+const SESSION: ort.InferenceSession.SessionOptions = { intraOpNumThreads: 2, interOpNumThreads: 1, graphOptimizationLevel: 'all' };
+
+export class OnnxCaptioner {
+  private constructor(
+    readonly image: ImageSpec,
+    readonly decoder: DecoderSpec,
+    readonly tokenizer: CaptionTokenizer,
+    readonly encoderSession: ort.InferenceSession,
+    readonly decoderSession: ort.InferenceSession,
+    readonly classifierSession: ort.InferenceSession,
+    readonly labels: string[],
+  ) {}
+
+  static async load(repository: string): Promise<OnnxCaptioner> {
+    const image = imageSpecOf(readConfig(repository, 'caption_encoder'));
+    const decoder = decoderSpecOf(readConfig(repository, 'caption_decoder'));
+    const tokenizer = CaptionTokenizer.fromJson(
+      JSON.parse(readFileSync(join(repository, 'caption_decoder', decoder.tokenizerFile), 'utf8')),
+      decoder.bosTokenId,
+    );
+    const [enc, dec, cls] = await Promise.all(
+      ['caption_encoder', 'caption_decoder', 'food_classifier'].map((m) => ort.InferenceSession.create(join(repository, m, '1', 'model.onnx'), SESSION)),
+    );
+    const labels = readFileSync(join(repository, 'food_classifier', 'labels.txt'), 'utf8').trim().split('\n');
+    return new OnnxCaptioner(image, decoder, tokenizer, enc!, dec!, cls!, labels);
+  }
+
+  /** `pixel_values` for RGB images already resized to the model's size. */
+  pixelValues(rgbImages: readonly Uint8Array[]): ort.Tensor {
+    const s = this.image.size;
+    const out = new Float32Array(rgbImages.length * 3 * s * s);
+    rgbImages.forEach((rgb, i) => writePixelValues(rgb, s * s, this.image, out, i));
+    return new ort.Tensor('float32', out, [rgbImages.length, 3, s, s]);
+  }
+
+  async encode(pixelValues: ort.Tensor): Promise<ort.Tensor> {
+    return (await this.encoderSession.run({ [this.image.inputName]: pixelValues }))['image_embeds']!;
+  }
+
+  /** Class probabilities per image, [batch][classes]. */
+  async classify(pixelValues: ort.Tensor): Promise<Float32Array[]> {
+    const probs = (await this.classifierSession.run({ pixel_values: pixelValues }))['probabilities']!;
+    const n = probs.dims[1]!;
+    const data = probs.data as Float32Array;
+    return Array.from({ length: probs.dims[0]! }, (_, i) => data.subarray(i * n, (i + 1) * n));
+  }
+
+  /** A decode step bound to image `index` of `embeds`: pads to L, masks, runs the decoder. */
+  stepFor(embeds: ort.Tensor, index: number): DecodeStep {
+    const [, tokens, hidden] = embeds.dims as [number, number, number];
+    const row = (embeds.data as Float32Array).subarray(index * tokens * hidden, (index + 1) * tokens * hidden);
+    const L = this.decoder.maxLength;
+    return async (sequences) => {
+      const n = sequences.length;
+      const ids = new BigInt64Array(n * L).fill(BigInt(this.decoder.padTokenId));
+      const mask = new BigInt64Array(n * L);
+      const image = new Float32Array(n * tokens * hidden);
+      sequences.forEach((seq, i) => {
+        seq.forEach((t, j) => {
+          ids[i * L + j] = BigInt(t);
+          mask[i * L + j] = 1n;
+        });
+        image.set(row, i * tokens * hidden);
+      });
+      const out = await this.decoderSession.run({
+        input_ids: new ort.Tensor('int64', ids, [n, L]),
+        attention_mask: new ort.Tensor('int64', mask, [n, L]),
+        image_embeds: new ort.Tensor('float32', image, [n, tokens, hidden]),
+      });
+      const logits = out['logits']!.data as Float32Array;
+      const v = this.decoder.vocabSize;
+      return sequences.map((_, i) => logits.slice(i * v, (i + 1) * v));
+    };
+  }
+}

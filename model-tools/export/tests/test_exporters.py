@@ -1,0 +1,366 @@
+"""Tests of model-tools/export: export_classifier.py end to end with random weights (ONNX graph
+checked with the onnx package, parity checked by the project's TypeScript checker on ONNX Runtime
+for Node, config.pbtxt read back by the model server's parser and the gateway's spec reader), and
+export_blip.py's fail-fast behaviour and its transformers-free parts.
+
+  /usr/bin/python3 -m unittest discover -s model-tools/export/tests -v
+
+Needs Debian's python3-torch python3-torchvision python3-onnx, and Node (npx tsx) for the TS checks.
+EXPORT_BLIP_PYTHON=/path/to/python (an interpreter with transformers) additionally runs
+export_blip.py --random-tiny end to end.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+EXPORT = HERE.parent
+PROJECT = EXPORT.parents[1]
+sys.path.insert(0, str(EXPORT))
+sys.path.insert(0, str(PROJECT / 'model-tools' / 'python'))
+
+import export_common as ec  # noqa: E402
+
+HAVE_TORCHVISION = importlib.util.find_spec('torchvision') is not None
+HAVE_NPX = shutil.which('npx') is not None
+HAVE_TRANSFORMERS = importlib.util.find_spec('transformers') is not None
+
+CAPTION_ENCODER_CONFIG = '''name: "caption_encoder"
+backend: "onnxruntime"
+max_batch_size: 16
+input [ { name: "pixel_values" data_type: TYPE_FP32 dims: [ 3, 384, 384 ] } ]
+output [ { name: "image_embeds" data_type: TYPE_FP32 dims: [ 577, 768 ] } ]
+parameters [
+  { key: "image_size" value: { string_value: "384" } },
+  { key: "resize_mode" value: { string_value: "squash" } },
+  { key: "resample" value: { string_value: "bicubic" } },
+  { key: "rescale_factor" value: { string_value: "0.00392156862745098" } },
+  { key: "image_mean" value: { string_value: "0.48145466,0.4578275,0.40821073" } },
+  { key: "image_std" value: { string_value: "0.26862954,0.26130258,0.27577711" } }
+]
+'''
+
+# The hub's preprocessor_config.json of Salesforce/blip-image-captioning-base.
+BLIP_PREPROCESSOR = {
+    'do_normalize': True, 'do_resize': True, 'image_processor_type': 'BlipImageProcessor', 'processor_class': 'BlipProcessor', 'size': 384,
+    'image_mean': [0.48145466, 0.4578275, 0.40821073], 'image_std': [0.26862954, 0.26130258, 0.27577711],
+}
+
+# Reads config.pbtxt files back with the model server's parser/validator and the gateway's spec
+# readers, printing one JSON line: {model: {image?, decoder?, outputs}}.
+TS_READ_CONFIGS = '''
+(async () => {
+  const { readFileSync } = await import('node:fs');
+  const cfg = await import(process.env.PROJECT + '/modelserver/src/config/index.ts');
+  const spec = await import(process.env.PROJECT + '/gateway/src/triton/model-spec.ts');
+  const out = {};
+  for (const [name, dir] of Object.entries(JSON.parse(process.env.MODELS))) {
+    const file = dir + '/config.pbtxt';
+    const config = cfg.normaliseModelConfig(cfg.parseModelConfigText(readFileSync(file, 'utf8'), file), name);
+    cfg.validateModelConfig(config, file);
+    const r = { outputs: config.output.map((o) => ({ name: o.name, dims: o.dims.map(Number), label: o.labelFilename })) };
+    if (name === 'caption_decoder') r.decoder = spec.decoderSpecOf(config); else r.image = spec.imageSpecOf(config);
+    out[name] = r;
+  }
+  console.log(JSON.stringify(out));
+})().catch((e) => { console.error(String(e)); process.exit(1); });
+'''
+
+
+def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, cwd=PROJECT, capture_output=True, text=True, **kw)
+
+
+def ts_parity(repo: Path, parity: Path) -> dict[str, float]:
+    """The project's TypeScript parity check, as a user runs it."""
+    proc = run(['npx', 'tsx', 'model-tools/check/check-parity.ts', '--repo', str(repo), '--parity', str(parity), '--files', 'food_classifier.json'])
+    diffs = {f'{m}.{o}': float(d) for _, m, o, d in re.findall(r'^(ok  |FAIL) (\S+)\.(\S+): max \|onnx - pytorch\| = (\S+)', proc.stdout, re.M)}
+    if proc.returncode != 0 or len(diffs) != 2:
+        raise AssertionError(f'check-parity failed (rc {proc.returncode}):\n{proc.stdout}\n{proc.stderr}')
+    return diffs
+
+
+def ts_read_configs(models: dict[str, Path]) -> dict:
+    env = dict(os.environ, PROJECT=str(PROJECT), MODELS=json.dumps({k: str(v) for k, v in models.items()}))
+    proc = run(['npx', 'tsx', '-e', TS_READ_CONFIGS], env=env)
+    if proc.returncode != 0:
+        raise AssertionError(f'config read-back failed:\n{proc.stdout}\n{proc.stderr}')
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def onnx_io(path: Path) -> dict:
+    import onnx
+    onnx.checker.check_model(str(path))
+    return ec.onnx_io(path)
+
+
+@unittest.skipUnless(HAVE_TORCHVISION, 'torchvision missing: apt-get install python3-torchvision')
+class ClassifierExportTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = Path(tempfile.mkdtemp(prefix='export-classifier-'))
+        cls.caption_config = cls.tmp / 'caption_repo' / 'caption_encoder' / 'config.pbtxt'
+        cls.caption_config.parent.mkdir(parents=True)
+        cls.caption_config.write_text(CAPTION_ENCODER_CONFIG)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def export(self, name: str, *extra: str, check: bool = False) -> tuple[Path, Path, subprocess.CompletedProcess]:
+        repo, parity = self.tmp / name / 'repo', self.tmp / name / 'parity'
+        start = time.time()
+        proc = run([sys.executable, str(EXPORT / 'export_classifier.py'), '--repo', str(repo), '--parity', str(parity), *extra,
+                    *([] if check else ['--no-check'])])
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        print(f'\n  {name}: exported in {time.time() - start:.1f} s', file=sys.stderr)
+        return repo, parity, proc
+
+    def check_model(self, repo: Path, parity: Path, size: int, embedding: int) -> dict:
+        io = onnx_io(repo / 'food_classifier' / '1' / 'model.onnx')
+        self.assertEqual(io, {'inputs': {'pixel_values': ['batch', 3, size, size]},
+                              'outputs': {'probabilities': ['batch', 11], 'embedding': ['batch', embedding]}})
+        labels = (repo / 'food_classifier' / 'labels.txt').read_text().splitlines()
+        self.assertEqual(labels, ec.FOOD11_LABELS)
+        if HAVE_NPX:
+            diffs = ts_parity(repo, parity)
+            print(f'  parity (ONNX Runtime for Node vs PyTorch): {diffs}', file=sys.stderr)
+            self.assertTrue(all(d < 1e-4 for d in diffs.values()), diffs)
+        doc = json.loads((parity / 'food_classifier.json').read_text())
+        self.assertEqual(doc['inputs']['pixel_values']['shape'][1:], [3, size, size])
+        self.assertNotEqual(doc['inputs']['pixel_values']['shape'][0], 2, 'parity batch must differ from the traced batch of 2')
+        return ec.read_pbtxt_parameters(repo / 'food_classifier' / 'config.pbtxt')
+
+    def test_labels_match_demo_classifier(self):
+        from data import FOOD_CLASSES
+        self.assertEqual(ec.FOOD11_LABELS, FOOD_CLASSES)
+
+    def test_mobilenet_v2_imagenet_input(self):
+        repo, parity, _ = self.export('mnv2', '--arch', 'mobilenet_v2', '--random')
+        params = self.check_model(repo, parity, 224, 1280)
+        self.assertEqual(params['image_size'], '224')
+        self.assertEqual(params['image_mean'], '0.485,0.456,0.406')
+        self.assertEqual(params['image_std'], '0.229,0.224,0.225')
+        if HAVE_NPX:
+            spec = ts_read_configs({'food_classifier': repo / 'food_classifier'})['food_classifier']
+            self.assertEqual(spec['image']['size'], 224)
+            self.assertEqual(spec['outputs'], [{'name': 'probabilities', 'dims': [11], 'label': 'labels.txt'},
+                                               {'name': 'embedding', 'dims': [1280], 'label': ''}])
+
+    def test_mobilenet_v2_input_like_caption_encoder(self):
+        # The script runs the TypeScript check itself here (no --no-check).
+        repo, parity, proc = self.export('mnv2-like', '--arch', 'mobilenet_v2', '--random', '--input-like', str(self.caption_config), check=True)
+        if HAVE_NPX:
+            self.assertIn('ok   food_classifier.embedding', proc.stdout)
+        params = self.check_model(repo, parity, 384, 1280)
+        self.assertEqual(params, ec.read_pbtxt_parameters(self.caption_config))
+        if HAVE_NPX:
+            specs = ts_read_configs({'food_classifier': repo / 'food_classifier', 'caption_encoder': self.caption_config.parent})
+            self.assertEqual(specs['food_classifier']['image'] | {'model': ''}, specs['caption_encoder']['image'] | {'model': ''})
+
+    def test_resnet50_with_and_without_input_like(self):
+        repo, parity, _ = self.export('r50', '--arch', 'resnet50', '--random')
+        self.check_model(repo, parity, 224, 2048)
+        repo, parity, _ = self.export('r50-like', '--arch', 'resnet50', '--random', '--input-like', str(self.caption_config), '--antialias')
+        self.check_model(repo, parity, 384, 2048)
+        self.assertIn('antialias on', (repo / 'food_classifier' / 'config.pbtxt').read_text())
+
+    def test_adapter_equals_unnormalise_resize_renormalise(self):
+        import torch
+        import torch.nn.functional as F
+        import export_classifier as xc
+        Adapter, _ = xc.build_modules()
+        x01 = ec.synthetic_images(2, 384, seed=5)
+        pixels = ec.normalise(x01, ec.CLIP_MEAN, ec.CLIP_STD)
+        for antialias in (False, True):
+            ref = ec.normalise(F.interpolate(x01, size=(224, 224), mode='bilinear', align_corners=False, antialias=antialias),
+                               ec.IMAGENET_MEAN, ec.IMAGENET_STD)
+            with torch.no_grad():
+                got = Adapter(384, ec.CLIP_MEAN, ec.CLIP_STD, antialias=antialias)(pixels)
+            self.assertLess(float((got - ref).abs().max()), 2e-5, f'antialias={antialias}')
+
+    def test_checkpoint_formats(self):
+        import torch
+        from torch import nn
+        import export_classifier as xc
+        torch.manual_seed(0)
+        net = xc.torchvision_model('mobilenet_v2', 11).eval()
+        x = torch.randn(2, 3, 224, 224)
+        with torch.no_grad():
+            want = net(x)
+        sd = net.state_dict()
+        variants = {
+            'plain.pth': sd,
+            'dataparallel.pt': {'module.' + k: v for k, v in sd.items()},
+            'lightning.ckpt.pt': {'epoch': 3, 'state_dict': {'model.' + k: v for k, v in sd.items()}},
+            'whole.pth': net,
+        }
+        for name, obj in variants.items():
+            path = self.tmp / name
+            torch.save(obj, path)
+            loaded = xc.load_network('mobilenet_v2', path).eval()
+            with torch.no_grad():
+                self.assertTrue(torch.equal(loaded(x), want), name)
+        # A ResNet-50 head written as Sequential(Dropout, Linear) by a fine-tuning script.
+        r50 = xc.torchvision_model('resnet50', 1000)
+        r50.fc = nn.Sequential(nn.Dropout(0.3), nn.Linear(2048, 11))
+        torch.save(r50.state_dict(), self.tmp / 'r50.pth')
+        self.assertIsInstance(xc.load_network('resnet50', self.tmp / 'r50.pth').fc[1], nn.Linear)
+        # Wrong architecture: a clear error and exit code 2.
+        proc = run([sys.executable, str(EXPORT / 'export_classifier.py'), '--arch', 'resnet50', '--checkpoint', str(self.tmp / 'plain.pth'),
+                    '--repo', str(self.tmp / 'wrong')])
+        self.assertEqual(proc.returncode, 2, proc.stderr)
+        self.assertIn('wrong --arch?', proc.stderr)
+
+    def test_usage_errors_exit_2(self):
+        bad = self.tmp / 'bad' / 'config.pbtxt'
+        bad.parent.mkdir(parents=True, exist_ok=True)
+        bad.write_text('name: "x"\nparameters [ { key: "image_size" value: { string_value: "384" } } ]\n')
+        for extra, message in (
+            (['--random', '--input-like', str(self.tmp / 'nope.pbtxt')], '--input-like file not found'),
+            (['--random', '--input-like', str(bad)], 'image_mean'),
+            (['--checkpoint', str(self.tmp / 'missing.pth')], 'checkpoint not found'),
+        ):
+            proc = run([sys.executable, str(EXPORT / 'export_classifier.py'), '--arch', 'mobilenet_v2', '--repo', str(self.tmp / 'err'), *extra])
+            self.assertEqual(proc.returncode, 2, proc.stderr)
+            self.assertIn(message, proc.stderr)
+
+
+class BlipExportTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = Path(tempfile.mkdtemp(prefix='export-blip-'))
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def blip(self, *args: str, python: str = sys.executable) -> subprocess.CompletedProcess:
+        return run([python, str(EXPORT / 'export_blip.py'), *args])
+
+    @unittest.skipIf(HAVE_TRANSFORMERS, 'transformers is installed here')
+    def test_fails_fast_without_transformers(self):
+        start = time.time()
+        proc = self.blip('--random-tiny', '--repo', str(self.tmp / 'repo'))
+        self.assertEqual(proc.returncode, 2, proc.stdout + proc.stderr)
+        self.assertIn('transformers is required', proc.stderr)
+        self.assertIn('pip install', proc.stderr)
+        self.assertIn('Hugging Face is reachable', proc.stderr)
+        self.assertLess(time.time() - start, 15)
+        self.assertFalse((self.tmp / 'repo').exists())
+
+    def test_missing_checkpoint_files_exit_2(self):
+        proc = self.blip('--checkpoint', str(self.tmp / 'nope'), '--repo', str(self.tmp / 'repo'))
+        self.assertEqual(proc.returncode, 2)
+        self.assertIn('checkpoint directory not found', proc.stderr)
+        ck = self.tmp / 'snapshot'
+        ck.mkdir()
+        (ck / 'config.json').write_text('{}')
+        (ck / 'tokenizer.json').write_text('{}')
+        proc = self.blip('--checkpoint', str(ck), '--repo', str(self.tmp / 'repo'))
+        self.assertEqual(proc.returncode, 2)
+        self.assertIn('preprocessor_config.json', proc.stderr)
+        self.assertIn('model.safetensors or pytorch_model.bin', proc.stderr)
+
+    def test_image_parameters_of_the_hub_preprocessor(self):
+        import export_blip as xb
+        self.assertEqual(xb.image_parameters(BLIP_PREPROCESSOR, 384), {
+            'image_size': '384', 'resize_mode': 'squash', 'resample': 'bicubic', 'rescale_factor': '0.00392156862745098',
+            'image_mean': '0.48145466,0.4578275,0.40821073', 'image_std': '0.26862954,0.26130258,0.27577711',
+        })
+        with self.assertRaises(ec.ExportError):
+            xb.image_parameters({'size': {'shortest_edge': 384}}, 384)
+        with self.assertRaises(ec.ExportError):
+            xb.image_parameters(BLIP_PREPROCESSOR, 224)
+
+    def test_configs_match_the_demo_templates(self):
+        """Same parameter keys and scheduling blocks as train_captioner.py's, BLIP's values, and
+        readable by the model server and the gateway."""
+        import export_blip as xb
+        import train_captioner as tc
+        image = xb.image_parameters(BLIP_PREPROCESSOR, 384)
+        enc, dec = xb.render_configs('test', image, 577, 768, 30524, 40, 30522, 102, 0, 20)
+        demo_enc = tc.ENCODER_CONFIG.format(size=64, tokens=65, hidden=64, mean='0,0,0', std='1,1,1')
+        demo_dec = tc.DECODER_CONFIG.format(length=32, tokens=65, hidden=64, vocab=128, bos=5, eos=3, pad=0, template=tc.PROMPT_TEMPLATE)
+        block = re.compile(r'^((?:name|backend|max_batch_size|dynamic_batching|instance_group).*)$', re.M)
+        for ours, demo in ((enc, demo_enc), (dec, demo_dec)):
+            self.assertEqual(block.findall(ours), block.findall(demo))
+            self.assertEqual(re.findall(r'key: "(\w+)"', ours), re.findall(r'key: "(\w+)"', demo))
+        for name, text in (('caption_encoder', enc), ('caption_decoder', dec)):
+            (self.tmp / 'cfg' / name).mkdir(parents=True, exist_ok=True)
+            (self.tmp / 'cfg' / name / 'config.pbtxt').write_text(text)
+        params = ec.read_pbtxt_parameters(self.tmp / 'cfg' / 'caption_decoder' / 'config.pbtxt')
+        self.assertEqual({k: params[k] for k in ('max_length', 'bos_token_id', 'eos_token_id', 'pad_token_id', 'default_prompt', 'prompt_template', 'max_new_tokens')},
+                         {'max_length': '40', 'bos_token_id': '30522', 'eos_token_id': '102', 'pad_token_id': '0', 'default_prompt': '',
+                          'prompt_template': 'a photo of {label},', 'max_new_tokens': '20'})
+        if HAVE_NPX:
+            specs = ts_read_configs({'caption_encoder': self.tmp / 'cfg' / 'caption_encoder', 'caption_decoder': self.tmp / 'cfg' / 'caption_decoder'})
+            self.assertEqual(specs['caption_encoder']['image']['size'], 384)
+            self.assertEqual(specs['caption_encoder']['outputs'][0]['dims'], [577, 768])
+            d = specs['caption_decoder']['decoder']
+            self.assertEqual((d['maxLength'], d['bosTokenId'], d['eosTokenId'], d['padTokenId'], d['vocabSize']), (40, 30522, 102, 0, 30524))
+
+    def test_prefix_and_tiny_vocab_follow_blip(self):
+        import export_blip as xb
+        # [CLS] a picture of [SEP] -> [DEC] a picture of (HF generate and the gateway alike)
+        self.assertEqual(xb.gateway_prefix([101, 1037, 3861, 1997, 102], 30522), [30522, 1037, 3861, 1997])
+        self.assertEqual(xb.gateway_prefix([101, 102], 30522), [30522])
+        vocab = xb.tiny_vocab()
+        self.assertEqual(len(vocab), 30522)
+        self.assertEqual([vocab.index(t) for t in ('[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]')], [0, 100, 101, 102, 103])
+        self.assertEqual(len(set(vocab)), len(vocab))
+        for word in ('photo', 'bread', 'noodles', '/', ',', '##s'):
+            self.assertIn(word, vocab)
+
+    def test_gateway_loop_equals_unpadded_decoding(self):
+        """gateway_greedy (fixed L, right padding, batched steps of sequences of different lengths,
+        last-position logits) against decoding each sequence alone at its exact length, on the
+        demo captioner's decoder with random weights."""
+        import torch
+        import export_blip as xb
+        from captioner import Captioner, CaptionerConfig, LastPositionDecoder
+        torch.manual_seed(0)
+        c = CaptionerConfig(vocab_size=40, max_length=16)
+        model = Captioner(c).eval()
+        step = LastPositionDecoder(model.decoder)
+        with torch.no_grad():
+            embeds = model.encoder(torch.randn(2, 3, c.image_size, c.image_size))
+        eos, bos = 3, 5
+        prefixes = [[bos], [bos, 10, 11, 12], [bos, 7], [bos]]
+        images = [0, 0, 1, 1]
+        budgets = [12, 6, 20, 0]
+        seqs, finish, _ = xb.gateway_greedy(step, embeds, images, prefixes, c.max_length, budgets, eos, pad=0)
+        for p, img, budget, got, why in zip(prefixes, images, budgets, seqs, finish):
+            ref = list(p)
+            with torch.no_grad():
+                while len(ref) - len(p) < budget and len(ref) < c.max_length:
+                    ids = torch.tensor([ref])
+                    t = int(model.decoder(ids, torch.ones_like(ids), embeds[img:img + 1])[0, -1].argmax())
+                    ref.append(t)
+                    if t == eos:
+                        break
+            self.assertEqual(got, ref)
+            self.assertEqual(why, 'eos' if ref[-1] == eos and len(ref) > len(p) else 'length')
+        self.assertEqual(seqs[3], [bos])
+
+    @unittest.skipUnless(os.environ.get('EXPORT_BLIP_PYTHON'), 'set EXPORT_BLIP_PYTHON to an interpreter with transformers')
+    def test_random_tiny_end_to_end(self):
+        proc = self.blip('--random-tiny', '--repo', str(self.tmp / 'tiny'), python=os.environ['EXPORT_BLIP_PYTHON'])
+        self.assertEqual(proc.returncode, 0, proc.stdout[-4000:] + proc.stderr[-4000:])
+        self.assertIn('caption parity passed', proc.stdout)
+        io = onnx_io(self.tmp / 'tiny' / 'caption_decoder' / '1' / 'model.onnx')
+        self.assertEqual(io['outputs'], {'logits': ['batch', 30524]})
+
+
+if __name__ == '__main__':
+    unittest.main()

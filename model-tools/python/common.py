@@ -1,0 +1,48 @@
+"""Helpers shared by the training scripts: seeding, threads, timing, tensors for parity files."""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def setup(seed: int, threads: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.set_num_threads(threads)
+    os.environ.setdefault('OMP_NUM_THREADS', str(threads))
+
+
+class Timer:
+    def __init__(self) -> None:
+        self.start = time.time()
+
+    def __str__(self) -> str:
+        return f'{time.time() - self.start:6.1f}s'
+
+
+def tensor_record(t: torch.Tensor) -> dict:
+    """A tensor as {dtype, shape, b64 of little-endian row-major bytes}, for the TS parity check."""
+    arr = t.detach().cpu().contiguous().numpy()
+    dtype = {np.dtype('float32'): 'FP32', np.dtype('int64'): 'INT64'}[arr.dtype]
+    return {'datatype': dtype, 'shape': list(arr.shape), 'b64': base64.b64encode(arr.astype(arr.dtype.newbyteorder('<')).tobytes()).decode()}
+
+
+def write_parity(path: Path, model: str, inputs: dict[str, torch.Tensor], outputs: dict[str, torch.Tensor]) -> None:
+    """Inputs and PyTorch outputs of a held-out batch; the TS check runs the ONNX file on the
+    same inputs and requires max |difference| < 1e-4."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    doc = {'model': model, 'inputs': {k: tensor_record(v) for k, v in inputs.items()}, 'outputs': {k: tensor_record(v) for k, v in outputs.items()}}
+    path.write_text(json.dumps(doc) + '\n')
+
+
+def write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)

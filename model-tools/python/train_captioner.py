@@ -1,0 +1,225 @@
+"""Trains the demo captioner on generated scenes and exports it to the model repository.
+
+  python3 train_captioner.py --data DATA --repo model_repository --parity model-tools/parity
+
+Writes caption_encoder/1/model.onnx, caption_decoder/1/model.onnx, caption_decoder/tokenizer.json,
+both config.pbtxt files with every preprocessing and generation parameter the gateway needs, and
+parity fixtures (a held-out batch with PyTorch's outputs) for the ONNX check.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+import onnx
+import torch
+from torch import nn
+
+from captioner import Captioner, CaptionerConfig, LastPositionDecoder
+from common import Timer, setup, write_parity, write_text
+from data import FOOD_CLASSES, MEAN, STD, load_split, normalise
+from tokenizer import DEC, PAD, SEP, WordPiece
+
+PROMPT_TEMPLATE = 'a photo of {label},'
+PROMPT_PROBABILITY = 0.3
+
+
+def prompt_for(label: str) -> str:
+    return PROMPT_TEMPLATE.format(label=label)
+
+
+def sequence(tok: WordPiece, caption: str, prompt: str | None, length: int) -> tuple[list[int], list[int]]:
+    """[DEC] prompt caption [SEP], right-padded to `length`; the loss mask covers what the model
+    must generate: the caption and [SEP], never the prompt."""
+    prompt_ids = tok.encode(prompt) if prompt else []
+    caption_ids = tok.encode(caption) + [SEP]
+    ids = [DEC] + prompt_ids + caption_ids
+    if len(ids) > length:
+        raise ValueError(f'sequence of {len(ids)} tokens exceeds L={length}: {prompt!r} {caption!r}')
+    targets = [0] * (1 + len(prompt_ids)) + [1] * len(caption_ids)
+    return ids + [PAD] * (length - len(ids)), targets + [0] * (length - len(ids))
+
+
+def build_batches(tok: WordPiece, records: list[dict], length: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    ids, loss_mask = [], []
+    draws = torch.rand(len(records), generator=generator)
+    for r, draw in zip(records, draws):
+        prompt = prompt_for(r['label']) if draw < PROMPT_PROBABILITY else None
+        s, m = sequence(tok, r['caption'], prompt, length)
+        ids.append(s)
+        loss_mask.append(m)
+    return torch.tensor(ids), torch.tensor(loss_mask, dtype=torch.bool)
+
+
+@torch.no_grad()
+def greedy(model: Captioner, pixel_values: torch.Tensor, prefix: list[int], length: int) -> list[list[int]]:
+    step = LastPositionDecoder(model.decoder)
+    embeds = model.encoder(pixel_values)
+    batch = pixel_values.shape[0]
+    seqs = [list(prefix) for _ in range(batch)]
+    done = [False] * batch
+    while not all(done) and max(len(s) for s in seqs) < length:
+        ids = torch.tensor([s + [PAD] * (length - len(s)) for s in seqs])
+        mask = torch.tensor([[1] * len(s) + [0] * (length - len(s)) for s in seqs])
+        nxt = step(ids, mask, embeds).argmax(dim=-1).tolist()
+        for i, t in enumerate(nxt):
+            if not done[i]:
+                seqs[i].append(t)
+                done[i] = t == SEP or len(seqs[i]) >= length
+    return [s[len(prefix):] for s in seqs]
+
+
+def evaluate(model: Captioner, tok: WordPiece, pixels: torch.Tensor, records: list[dict], length: int) -> float:
+    model.eval()
+    hits = 0
+    for start in range(0, len(records), 256):
+        out = greedy(model, pixels[start:start + 256], [DEC], length)
+        for ids, r in zip(out, records[start:start + 256]):
+            hits += tok.decode([i for i in ids if i != SEP]) == r['caption']
+    model.train()
+    return hits / len(records)
+
+
+def export(model: Captioner, tok: WordPiece, c: CaptionerConfig, val_pixels: torch.Tensor, val_records: list[dict], repo: Path, parity: Path) -> None:
+    model.eval()
+    enc_path = repo / 'caption_encoder' / '1' / 'model.onnx'
+    dec_path = repo / 'caption_decoder' / '1' / 'model.onnx'
+    enc_path.parent.mkdir(parents=True, exist_ok=True)
+    dec_path.parent.mkdir(parents=True, exist_ok=True)
+    pixels = val_pixels[:4]
+    embeds = model.encoder(pixels)
+    torch.onnx.export(
+        model.encoder, (pixels,), str(enc_path), input_names=['pixel_values'], output_names=['image_embeds'],
+        dynamic_axes={'pixel_values': {0: 'batch'}, 'image_embeds': {0: 'batch'}}, opset_version=14, do_constant_folding=True,
+    )
+    gen = torch.Generator().manual_seed(1)
+    ids, _ = build_batches(tok, val_records[:4], c.max_length, gen)
+    mask = (ids != PAD).long()
+    step = LastPositionDecoder(model.decoder)
+    torch.onnx.export(
+        step, (ids, mask, embeds), str(dec_path), input_names=['input_ids', 'attention_mask', 'image_embeds'], output_names=['logits'],
+        dynamic_axes={n: {0: 'batch'} for n in ('input_ids', 'attention_mask', 'image_embeds', 'logits')}, opset_version=14, do_constant_folding=True,
+    )
+    for p in (enc_path, dec_path):
+        onnx.checker.check_model(onnx.load(str(p)))
+    with torch.no_grad():
+        write_parity(parity / 'caption_encoder.json', 'caption_encoder', {'pixel_values': pixels}, {'image_embeds': model.encoder(pixels)})
+        write_parity(parity / 'caption_decoder.json', 'caption_decoder', {'input_ids': ids, 'attention_mask': mask, 'image_embeds': embeds}, {'logits': step(ids, mask, embeds)})
+    tok.write_tokenizer_json(repo / 'caption_decoder' / 'tokenizer.json')
+    tokens = (c.image_size // c.patch_size) ** 2 + 1
+    fmt = lambda xs: ','.join(f'{x:.8g}' for x in xs)
+    write_text(repo / 'caption_encoder' / 'config.pbtxt', ENCODER_CONFIG.format(size=c.image_size, tokens=tokens, hidden=c.hidden, mean=fmt(MEAN), std=fmt(STD)))
+    write_text(repo / 'caption_decoder' / 'config.pbtxt', DECODER_CONFIG.format(
+        length=c.max_length, tokens=tokens, hidden=c.hidden, vocab=len(tok.vocab), bos=DEC, eos=SEP, pad=PAD, template=PROMPT_TEMPLATE))
+
+
+ENCODER_CONFIG = '''# Demo BLIP-shaped vision encoder, trained on generated cartoon food scenes (see README.md).
+# Written by model-tools/python/train_captioner.py; export_blip.py writes the same interface.
+name: "caption_encoder"
+backend: "onnxruntime"
+max_batch_size: 16
+input [ {{ name: "pixel_values" data_type: TYPE_FP32 dims: [ 3, {size}, {size} ] }} ]
+output [ {{ name: "image_embeds" data_type: TYPE_FP32 dims: [ {tokens}, {hidden} ] }} ]
+dynamic_batching {{ max_queue_delay_microseconds: 2000 }}
+instance_group [ {{ kind: KIND_GPU count: 1 }} ]
+parameters [
+  {{ key: "image_size" value: {{ string_value: "{size}" }} }},
+  {{ key: "resize_mode" value: {{ string_value: "squash" }} }},
+  {{ key: "resample" value: {{ string_value: "bicubic" }} }},
+  {{ key: "rescale_factor" value: {{ string_value: "0.00392156862745098" }} }},
+  {{ key: "image_mean" value: {{ string_value: "{mean}" }} }},
+  {{ key: "image_std" value: {{ string_value: "{std}" }} }}
+]
+'''
+
+DECODER_CONFIG = '''# Demo BLIP-shaped text decoder: fixed-length right-padded input_ids/attention_mask and the
+# image embeddings in, logits of the last attended position out, so decode steps of different
+# requests have equal shapes and batch together. The tokenizer is tokenizer.json beside this file.
+name: "caption_decoder"
+backend: "onnxruntime"
+max_batch_size: 64
+input [
+  {{ name: "input_ids" data_type: TYPE_INT64 dims: [ {length} ] }},
+  {{ name: "attention_mask" data_type: TYPE_INT64 dims: [ {length} ] }},
+  {{ name: "image_embeds" data_type: TYPE_FP32 dims: [ {tokens}, {hidden} ] }}
+]
+output [ {{ name: "logits" data_type: TYPE_FP32 dims: [ {vocab} ] }} ]
+dynamic_batching {{ max_queue_delay_microseconds: 1000 }}
+instance_group [ {{ kind: KIND_GPU count: 1 }} ]
+parameters [
+  {{ key: "tokenizer" value: {{ string_value: "tokenizer.json" }} }},
+  {{ key: "max_length" value: {{ string_value: "{length}" }} }},
+  {{ key: "bos_token_id" value: {{ string_value: "{bos}" }} }},
+  {{ key: "eos_token_id" value: {{ string_value: "{eos}" }} }},
+  {{ key: "pad_token_id" value: {{ string_value: "{pad}" }} }},
+  {{ key: "default_prompt" value: {{ string_value: "" }} }},
+  {{ key: "prompt_template" value: {{ string_value: "{template}" }} }},
+  {{ key: "max_new_tokens" value: {{ string_value: "20" }} }}
+]
+'''
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument('--data', type=Path, required=True)
+    ap.add_argument('--repo', type=Path, required=True)
+    ap.add_argument('--parity', type=Path, required=True)
+    ap.add_argument('--epochs', type=int, default=12)
+    ap.add_argument('--batch', type=int, default=128)
+    ap.add_argument('--lr', type=float, default=1e-3)
+    ap.add_argument('--seed', type=int, default=1)
+    ap.add_argument('--threads', type=int, default=2)
+    args = ap.parse_args()
+    setup(args.seed, args.threads)
+    timer = Timer()
+
+    train_u8, train_records = load_split(args.data, 'train')
+    val_u8, val_records = load_split(args.data, 'val')
+    train_pixels, val_pixels = normalise(train_u8), normalise(val_u8)
+    texts = [r['caption'] for r in train_records] + [prompt_for(c) for c in FOOD_CLASSES]
+    tok = WordPiece.build(texts)
+    c = CaptionerConfig(image_size=train_u8.shape[1], vocab_size=len(tok.vocab))
+    print(f'[{timer}] {len(train_records)} train / {len(val_records)} val scenes, vocab {len(tok.vocab)}, image {c.image_size}px', flush=True)
+
+    model = Captioner(c)
+    params = sum(p.numel() for p in model.parameters())
+    print(f'[{timer}] captioner: {params / 1e6:.2f} M parameters', flush=True)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
+    steps_per_epoch = math.ceil(len(train_records) / args.batch)
+    total = steps_per_epoch * args.epochs
+    warmup = min(300, total // 10)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / total))))
+    loss_fn = nn.CrossEntropyLoss(reduction='none')
+    gen = torch.Generator().manual_seed(args.seed)
+    for epoch in range(args.epochs):
+        ids, loss_mask = build_batches(tok, train_records, c.max_length, gen)
+        order = torch.randperm(len(train_records), generator=gen)
+        running = 0.0
+        for start in range(0, len(order), args.batch):
+            idx = order[start:start + args.batch]
+            x, seq, m = train_pixels[idx], ids[idx], loss_mask[idx]
+            # Trim the padding every sequence in this batch shares: most captions are far shorter
+            # than L, and the decoder's cost grows with the length it runs over.
+            longest = int((seq != PAD).sum(dim=1).max())
+            seq, m = seq[:, :longest], m[:, :longest]
+            inp, tgt, tmask = seq[:, :-1], seq[:, 1:], m[:, 1:]
+            logits = model(x, inp, (inp != PAD).long())
+            loss = (loss_fn(logits.reshape(-1, c.vocab_size), tgt.reshape(-1)) * tmask.reshape(-1)).sum() / tmask.sum()
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            running += loss.item() * len(idx)
+        acc = evaluate(model, tok, val_pixels[:500], val_records[:500], c.max_length)
+        print(f'[{timer}] epoch {epoch + 1}/{args.epochs} loss {running / len(order):.4f} val exact match (500) {acc:.3f}', flush=True)
+
+    export(model, tok, c, val_pixels, val_records, args.repo, args.parity)
+    (args.parity / 'captioner-training.json').write_text(json.dumps({'parameters': params, 'epochs': args.epochs, 'seconds': round(float(str(timer).strip()[:-1]), 1)}) + '\n')
+    print(f'[{timer}] exported to {args.repo}', flush=True)
+
+
+if __name__ == '__main__':
+    main()

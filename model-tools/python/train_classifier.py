@@ -1,0 +1,155 @@
+"""Trains the demo food classifier on generated scenes (label = the largest item's class) and
+exports it to the model repository.
+
+  python3 train_classifier.py --data DATA --repo model_repository --parity model-tools/parity
+
+Two outputs, as export_classifier.py gives a real Food-11 checkpoint: `probabilities` (softmax
+over the 11 Food-11 classes, labels in labels.txt) and `embedding` (the penultimate features).
+The input is the caption encoder's own `pixel_values`, so the food_caption ensemble feeds one
+preprocessed tensor to both.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+import onnx
+import torch
+from torch import nn
+
+from common import Timer, setup, write_parity, write_text
+from data import FOOD_CLASSES, MEAN, STD, load_split, normalise
+
+
+def block(cin: int, cout: int, stride: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+
+
+class FoodClassifier(nn.Module):
+    def __init__(self, classes: int = 11, embedding: int = 128):
+        super().__init__()
+        self.features = nn.Sequential(block(3, 32, 2), block(32, 48, 1), block(48, 64, 2), block(64, 96, 1), block(96, embedding, 2))
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.head = nn.Linear(embedding, classes)
+
+    def embed(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        return self.pool(self.features(pixel_values)).flatten(1)
+
+    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        return self.head(self.embed(pixel_values))
+
+
+class Exported(nn.Module):
+    """The served graph: probabilities and embedding."""
+
+    def __init__(self, model: FoodClassifier):
+        super().__init__()
+        self.model = model
+
+    def forward(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        embedding = self.model.embed(pixel_values)
+        return self.model.head(embedding).softmax(dim=-1), embedding
+
+
+CONFIG = '''# Demo Food-11 classifier, trained on generated cartoon food scenes (see README.md).
+# Written by model-tools/python/train_classifier.py; export_classifier.py gives a real
+# checkpoint the same interface. Alternative configurations live in configs/.
+name: "food_classifier"
+backend: "onnxruntime"
+max_batch_size: 32
+input [ {{ name: "pixel_values" data_type: TYPE_FP32 dims: [ 3, {size}, {size} ] }} ]
+output [
+  {{ name: "probabilities" data_type: TYPE_FP32 dims: [ {classes} ] label_filename: "labels.txt" }},
+  {{ name: "embedding" data_type: TYPE_FP32 dims: [ {embedding} ] }}
+]
+dynamic_batching {{
+  preferred_batch_size: [ 8, 16 ]
+  max_queue_delay_microseconds: 2000
+}}
+# No gpus list: Triton creates this group on every GPU it sees.
+instance_group [ {{ kind: KIND_GPU count: 1 }} ]
+parameters [
+  {{ key: "image_size" value: {{ string_value: "{size}" }} }},
+  {{ key: "resize_mode" value: {{ string_value: "squash" }} }},
+  {{ key: "resample" value: {{ string_value: "bicubic" }} }},
+  {{ key: "rescale_factor" value: {{ string_value: "0.00392156862745098" }} }},
+  {{ key: "image_mean" value: {{ string_value: "{mean}" }} }},
+  {{ key: "image_std" value: {{ string_value: "{std}" }} }}
+]
+'''
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, pixels: torch.Tensor, labels: torch.Tensor) -> float:
+    model.eval()
+    hits = sum((model(pixels[i:i + 512]).argmax(-1) == labels[i:i + 512]).sum().item() for i in range(0, len(labels), 512))
+    model.train()
+    return hits / len(labels)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument('--data', type=Path, required=True)
+    ap.add_argument('--repo', type=Path, required=True)
+    ap.add_argument('--parity', type=Path, required=True)
+    ap.add_argument('--epochs', type=int, default=8)
+    ap.add_argument('--batch', type=int, default=128)
+    ap.add_argument('--lr', type=float, default=3e-3)
+    ap.add_argument('--seed', type=int, default=1)
+    ap.add_argument('--threads', type=int, default=2)
+    args = ap.parse_args()
+    setup(args.seed, args.threads)
+    timer = Timer()
+    train_u8, train_records = load_split(args.data, 'train')
+    val_u8, val_records = load_split(args.data, 'val')
+    x, vx = normalise(train_u8), normalise(val_u8)
+    y = torch.tensor([r['label_index'] for r in train_records])
+    vy = torch.tensor([r['label_index'] for r in val_records])
+    model = FoodClassifier(len(FOOD_CLASSES))
+    params = sum(p.numel() for p in model.parameters())
+    print(f'[{timer}] classifier: {params / 1e6:.2f} M parameters, {len(y)} train / {len(vy)} val', flush=True)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
+    total = math.ceil(len(y) / args.batch) * args.epochs
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=total)
+    gen = torch.Generator().manual_seed(args.seed)
+    for epoch in range(args.epochs):
+        order = torch.randperm(len(y), generator=gen)
+        running = 0.0
+        for start in range(0, len(order), args.batch):
+            idx = order[start:start + args.batch]
+            batch = x[idx]
+            # Horizontal flips keep the label (the largest item) and double the drawings' poses.
+            flip = torch.rand(len(idx), generator=gen) < 0.5
+            batch = torch.where(flip.view(-1, 1, 1, 1), batch.flip(-1), batch)
+            loss = nn.functional.cross_entropy(model(batch), y[idx], label_smoothing=0.05)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            running += loss.item() * len(idx)
+        print(f'[{timer}] epoch {epoch + 1}/{args.epochs} loss {running / len(order):.4f} val top-1 {accuracy(model, vx, vy):.4f}', flush=True)
+
+    model.eval()
+    exported = Exported(model)
+    path = args.repo / 'food_classifier' / '1' / 'model.onnx'
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sample = vx[:4]
+    torch.onnx.export(
+        exported, (sample,), str(path), input_names=['pixel_values'], output_names=['probabilities', 'embedding'],
+        dynamic_axes={n: {0: 'batch'} for n in ('pixel_values', 'probabilities', 'embedding')}, opset_version=14, do_constant_folding=True,
+    )
+    onnx.checker.check_model(onnx.load(str(path)))
+    with torch.no_grad():
+        probs, emb = exported(sample)
+    write_parity(args.parity / 'food_classifier.json', 'food_classifier', {'pixel_values': sample}, {'probabilities': probs, 'embedding': emb})
+    fmt = lambda xs: ','.join(f'{v:.8g}' for v in xs)
+    write_text(args.repo / 'food_classifier' / 'labels.txt', '\n'.join(FOOD_CLASSES) + '\n')
+    write_text(args.repo / 'food_classifier' / 'config.pbtxt', CONFIG.format(size=train_u8.shape[1], classes=len(FOOD_CLASSES), embedding=128, mean=fmt(MEAN), std=fmt(STD)))
+    (args.parity / 'classifier-training.json').write_text(json.dumps({'parameters': params, 'epochs': args.epochs}) + '\n')
+    print(f'[{timer}] exported to {path}', flush=True)
+
+
+if __name__ == '__main__':
+    main()

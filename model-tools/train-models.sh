@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Reproduces the demo models from nothing: generates the scene datasets, trains the captioner
+# and the food classifier (seeded, CPU), exports them to model_repository/, checks the ONNX
+# files against PyTorch, and measures them on held-out scenes.
+#   npm run models:train            (about 30 minutes on 2 cores)
+# Needs Debian's python3-torch python3-onnx python3-pil libopenblas0-pthread (see README).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=/usr/bin/python3
+DATA=${SCENES_DIR:-.cache/scenes}
+SIZE=64
+THREADS=$(nproc)
+$PY -c 'import torch, onnx, PIL' 2>/dev/null || {
+  echo "needs Debian's python3-torch python3-onnx python3-pil libopenblas0-pthread:" >&2
+  echo "  apt-get install -y python3-torch python3-onnx python3-pil libopenblas0-pthread" >&2
+  exit 2
+}
+start=$(date +%s)
+# Seed ranges never overlap: train 0.., val 1,000,000.., the evaluation's test set 2,000,000..
+npx tsx model-tools/scenes/write-dataset.ts --out "$DATA" --split train --count "${TRAIN_SCENES:-16000}" --seed-offset 0 --size $SIZE
+npx tsx model-tools/scenes/write-dataset.ts --out "$DATA" --split val --count 1000 --seed-offset 1000000 --size $SIZE
+(cd model-tools/python && $PY train_classifier.py --data "../../$DATA" --repo ../../model_repository --parity ../parity --threads "$THREADS")
+(cd model-tools/python && $PY train_captioner.py --data "../../$DATA" --repo ../../model_repository --parity ../parity --threads "$THREADS")
+npx tsx model-tools/check/check-parity.ts
+npx tsx model-tools/check/evaluate.ts --out model-tools/metrics.json
+echo "models:train finished in $(( $(date +%s) - start )) s"
