@@ -1,8 +1,11 @@
 /**
  * @module generation
- * The caption decode loop: greedy decoding and logits processors over a DecodeStep.
+ * The caption decode loop over a DecodeStep: greedy decoding or beam search (chosen by
+ * `generate` from numBeams) and the logits processors they share.
  */
+export { beamSearch } from './beam-search.js';
 export { CaptionTokenizer } from './caption-tokenizer.js';
+export { generate } from './generate.js';
 export { greedyDecode } from './greedy-decode.js';
 export { buildProcessors, logSoftmax, MinNewTokens, RepetitionPenalty } from './logits-processors.js';
 export type { LogitsProcessor } from './logits-processors.js';

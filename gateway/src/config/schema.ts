@@ -1,0 +1,52 @@
+/**
+ * @module config/schema
+ * The gateway's whole configuration: one zod schema over environment variables, parsed once at
+ * start-up; every bad value is reported, then the process exits. README.md documents each.
+ */
+import { z } from 'zod';
+
+const positiveInt = z.coerce.number().int().positive();
+
+export const ConfigSchema = z.object({
+  /** HTTP port (8080, as in the Triton lab this service follows). */
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  /** host:port of Triton's gRPC endpoint; unset starts the embedded model server on loopback. */
+  TRITON_URL: z
+    .string()
+    .regex(/^[\w.-]+:\d+$|^\[[0-9a-fA-F:]+\]:\d+$/, 'expected host:port, e.g. triton:8001')
+    .optional(),
+  /** Model repository the embedded model server serves (when TRITON_URL is unset). */
+  MODEL_REPOSITORY: z.string().min(1).default('model_repository'),
+  CAPTION_ENCODER_MODEL: z.string().min(1).default('caption_encoder'),
+  CAPTION_DECODER_MODEL: z.string().min(1).default('caption_decoder'),
+  CLASSIFIER_MODEL: z.string().min(1).default('food_classifier'),
+  ENSEMBLE_MODEL: z.string().min(1).default('food_caption'),
+  /** Largest accepted upload, bytes. */
+  MAX_UPLOAD_BYTES: positiveInt.default(10 * 1024 * 1024),
+  /** Largest accepted image, width × height, checked from the header before decoding. */
+  MAX_IMAGE_PIXELS: positiveInt.default(40_000_000),
+  /** Smallest accepted width and height. */
+  MIN_IMAGE_SIDE: positiveInt.default(8),
+  /** Whole-request deadline, milliseconds. */
+  REQUEST_TIMEOUT_MS: positiveInt.default(30_000),
+  /** Deadline of each model-server call, milliseconds. */
+  TRITON_TIMEOUT_MS: positiveInt.default(10_000),
+  /** How long start-up waits for the model server to become ready, milliseconds. */
+  TRITON_READY_TIMEOUT_MS: positiveInt.default(120_000),
+  /** Upper bound a client may ask for with max_new_tokens. */
+  MAX_NEW_TOKENS_LIMIT: positiveInt.default(64),
+  /** Upper bound a client may ask for with num_beams. */
+  MAX_BEAMS: positiveInt.default(8),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type GatewayConfig = z.infer<typeof ConfigSchema>;
+
+/** Parses `env` (default process.env); throws one Error listing every bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): GatewayConfig {
+  const result = ConfigSchema.safeParse(env);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message} (got ${JSON.stringify(env[String(i.path[0])])})`);
+  throw new Error(`invalid configuration:\n${lines.join('\n')}`);
+}

@@ -1,0 +1,187 @@
+/**
+ * @module generation/beam-search
+ * Beam search with Hugging Face's semantics for `num_beams` without sampling: `numBeams` live
+ * hypotheses, one decoder call per step for all of them, the best 2 × numBeams continuations
+ * kept, and length-normalised scores for finished captions.
+ *
+ * Follows transformers' `_beam_search` (generation/utils.py, v4.50+), with three documented
+ * choices:
+ * - Scores are divided by the number of generated tokens, eos included (HF's
+ *   `cur_len + 1 - decoder_prompt_len` for a hypothesis that ends in eos; a hypothesis cut by
+ *   the limits counts its tokens). Older HF versions divided decoder-only hypotheses by the full
+ *   length, prompt included; counting the prompt would make a caption's ranking depend on the
+ *   prompt's length, and counting eos keeps a caption that ends at once (length 1) finite.
+ *   The length penalty is HF's default, 1.0 (`LENGTH_PENALTY`).
+ * - Stopping is HF's default `early_stopping=False` heuristic: stop once numBeams hypotheses
+ *   are finished and the best live beam, normalised by its current length, cannot beat the
+ *   worst of them; otherwise run to the limits. Stopping at the first numBeams finished
+ *   (`early_stopping=True`) would drop longer captions that the heuristic keeps looking for.
+ * - Logits processors run on the raw logits and log-softmax after them, exactly as
+ *   `greedyDecode` does, so that numBeams = 1 gives greedy's result to the bit and every score
+ *   is a normalised log-probability. HF's beam search runs its processors after log_softmax,
+ *   which differs only for processors that are not shifts to -Infinity (repetition penalty).
+ *
+ * Candidates with probability 0 (-Infinity, e.g. eos under `MinNewTokens`) are never kept,
+ * so fewer than numBeams beams may run when the vocabulary is tiny.
+ */
+import { buildProcessors, logSoftmax } from './logits-processors.js';
+import type { DecodeStep, FinishReason, GenerationConfig, GenerationResult } from './types.js';
+
+/** HF's `length_penalty` default: scores are sum_logprobs / generated_length ** 1. */
+export const LENGTH_PENALTY = 1.0;
+
+/** A live hypothesis: generated tokens after the prefix and their summed log-probability. */
+interface Beam {
+  readonly tokens: readonly number[];
+  readonly logProbability: number;
+}
+
+/** A continuation of one live beam by one token. */
+interface Candidate {
+  readonly beam: Beam;
+  readonly token: number;
+  readonly logProbability: number;
+}
+
+/** A hypothesis that left the beam: ended by eos, or cut by the limits. */
+interface Hypothesis {
+  readonly tokens: readonly number[];
+  readonly logProbability: number;
+  /** logProbability / generatedLength ** LENGTH_PENALTY. */
+  readonly score: number;
+  readonly finishReason: FinishReason;
+}
+
+/** HF's length-normalised score. `generatedLength` counts eos when the hypothesis ends in it. */
+function normalisedScore(logProbability: number, generatedLength: number): number {
+  // Only a hypothesis cut before any step has length 0; it is then the only one.
+  return generatedLength === 0 ? logProbability : logProbability / generatedLength ** LENGTH_PENALTY;
+}
+
+/** The best `capacity` finished hypotheses by score, best first (HF's BeamHypotheses). */
+class FinishedHypotheses {
+  private readonly list: Hypothesis[] = [];
+
+  constructor(private readonly capacity: number) {}
+
+  get isFull(): boolean {
+    return this.list.length >= this.capacity;
+  }
+
+  /** Score of the worst kept hypothesis; -Infinity while not full, so anything gets in. */
+  get worstScore(): number {
+    return this.isFull ? this.list[this.list.length - 1]!.score : -Infinity;
+  }
+
+  get best(): Hypothesis | undefined {
+    return this.list[0];
+  }
+
+  add(hypothesis: Hypothesis): void {
+    if (this.isFull && !(hypothesis.score > this.worstScore)) return;
+    // After equal scores, so that among ties the earlier hypothesis stays ahead.
+    let at = this.list.length;
+    while (at > 0 && this.list[at - 1]!.score < hypothesis.score) at--;
+    this.list.splice(at, 0, hypothesis);
+    if (this.list.length > this.capacity) this.list.pop();
+  }
+}
+
+/**
+ * The `count` most probable continuations over all (beam, token) pairs, best first. Ties keep
+ * beam then token order, so with one beam the first is greedy's argmax.
+ */
+function topCandidates(beams: readonly Beam[], logProbRows: readonly Float32Array[], count: number): Candidate[] {
+  const top: Candidate[] = [];
+  beams.forEach((beam, b) => {
+    const row = logProbRows[b]!;
+    for (let token = 0; token < row.length; token++) {
+      const logProbability = beam.logProbability + row[token]!;
+      // Also drops NaN; a zero-probability continuation is never worth a beam.
+      if (!(logProbability > -Infinity)) continue;
+      if (top.length === count && !(logProbability > top[count - 1]!.logProbability)) continue;
+      let at = top.length;
+      while (at > 0 && top[at - 1]!.logProbability < logProbability) at--;
+      top.splice(at, 0, { beam, token, logProbability });
+      if (top.length > count) top.pop();
+    }
+  });
+  return top;
+}
+
+/**
+ * Generates after `prefix` (start token and prompt ids) with `config.numBeams` beams and returns
+ * the best hypothesis by length-normalised score. Each step calls `step` once with every live
+ * sequence (the first step with `prefix` alone, as all beams start equal), so a batching decoder
+ * runs them as one batch. Rejections of `step` propagate.
+ *
+ * @example
+ * ```ts
+ * const result = await beamSearch(step, tokenizer.prefix('a picture of'), { ...config, numBeams: 3 });
+ * tokenizer.decode(result.tokens); // the caption; result.finishReason is 'eos' or 'length'
+ * ```
+ */
+export async function beamSearch(step: DecodeStep, prefix: readonly number[], config: GenerationConfig): Promise<GenerationResult> {
+  const { numBeams, eosTokenId } = config;
+  if (!Number.isInteger(numBeams) || numBeams < 1) throw new RangeError(`numBeams must be a positive integer, got ${numBeams}`);
+  const processors = buildProcessors(config);
+  const finished = new FinishedHypotheses(numBeams);
+  let live: Beam[] = [{ tokens: [], logProbability: 0 }];
+  let generated = 0;
+  let steps = 0;
+  let done = false;
+
+  while (!done && live.length > 0 && generated < config.maxNewTokens && prefix.length + generated < config.maxLength) {
+    const sequences = live.map((beam) => [...prefix, ...beam.tokens]);
+    const rows = await step(sequences);
+    steps++;
+    if (rows.length !== sequences.length) {
+      throw new Error(`decode step returned ${rows.length} rows of logits for ${sequences.length} sequences`);
+    }
+    const logProbRows = rows.map((logits, i) => {
+      for (const p of processors) p.process(sequences[i]!, generated, logits);
+      return logSoftmax(logits);
+    });
+    const candidates = topCandidates(live, logProbRows, 2 * numBeams);
+    generated++;
+
+    const next: Beam[] = [];
+    candidates.forEach((candidate, rank) => {
+      if (candidate.token === eosTokenId) {
+        // As HF: an eos outside the top numBeams would not have been a beam, so it may not finish one.
+        if (rank < numBeams) {
+          finished.add({
+            tokens: candidate.beam.tokens,
+            logProbability: candidate.logProbability,
+            score: normalisedScore(candidate.logProbability, generated),
+            finishReason: 'eos',
+          });
+        }
+      } else if (next.length < numBeams) {
+        next.push({ tokens: [...candidate.beam.tokens, candidate.token], logProbability: candidate.logProbability });
+      }
+    });
+    live = next;
+
+    // HF's early_stopping=False heuristic: the best live beam, scored at its current length,
+    // must beat the worst of numBeams finished hypotheses to keep going.
+    const bestLive = live[0];
+    done = finished.isFull && (bestLive === undefined || finished.worstScore >= normalisedScore(bestLive.logProbability, generated));
+  }
+
+  // Cut by the limits before the search was done: live beams compete with the finished ones.
+  if (!done) {
+    for (const beam of live) {
+      finished.add({
+        tokens: beam.tokens,
+        logProbability: beam.logProbability,
+        score: normalisedScore(beam.logProbability, beam.tokens.length),
+        finishReason: 'length',
+      });
+    }
+  }
+
+  const best = finished.best;
+  if (best === undefined) throw new Error('beam search found no continuation with non-zero probability');
+  return { tokens: [...best.tokens], finishReason: best.finishReason, logProbability: best.logProbability, steps };
+}

@@ -1,0 +1,15 @@
+/**
+ * @module preprocess
+ * Uploaded images to model input tensors: header checks, decode and resize, normalisation.
+ */
+export { ACCEPTED_IMAGE_FORMATS, configureSharp, decodeToRgb, inspectImage, preprocessImage } from './decode-image.js';
+export type {
+  AcceptedImageFormat,
+  DecodedImage,
+  ImageInfo,
+  ImageLimits,
+  ImagePreprocessSpec,
+  PreprocessedImage,
+} from './decode-image.js';
+export { writePixelValues } from './pixel-values.js';
+export type { Normalisation } from './pixel-values.js';

@@ -1,0 +1,129 @@
+/**
+ * @module triton/client
+ * A KServe v2 gRPC client for Triton (or the embedded model server): one long-lived channel,
+ * tensors sent as `raw_input_contents` and read from `raw_output_contents` by name, a deadline
+ * on every call, message limits raised for large tensors, keepalive left to Triton's policy.
+ */
+import { credentials, Metadata, type ServiceError, status } from '@grpc/grpc-js';
+import {
+  GRPCInferenceServiceClient,
+  type InferParameter,
+  type ModelInferRequest,
+  type ModelInferResponse,
+  type RepositoryIndexResponse_ModelIndex,
+} from '../../../proto/gen/grpc_service.js';
+import type { ModelConfig } from '../../../proto/gen/model_config.js';
+import { toGatewayError } from './status-map.js';
+
+/** A tensor as raw little-endian bytes, as the protocol carries it. */
+export interface RawTensor {
+  readonly datatype: string;
+  readonly shape: readonly number[];
+  readonly raw: Uint8Array;
+}
+
+export interface InferOptions {
+  /** Absolute deadline (ms since epoch); the call fails with 504 after it. */
+  readonly deadline: number;
+  /** Sent as the request `id`, which Triton echoes and logs. */
+  readonly requestId?: string;
+  /** Outputs to return; `classification` top-k replaces that output with `score:index:label`. */
+  readonly outputs?: ReadonlyArray<{ name: string; classification?: number }>;
+}
+
+// Triton's own clients set both limits to INT32_MAX; grpc-js receives only 4 MiB by default and
+// an encoder's batched embeddings pass that. Keepalive stays off: Triton treats pings more
+// often than every 5 minutes without data as abuse (GOAWAY too_many_pings).
+const CHANNEL_OPTIONS = {
+  'grpc.max_receive_message_length': 2_147_483_647,
+  'grpc.max_send_message_length': 2_147_483_647,
+};
+
+type Callback<T> = (err: ServiceError | null, res: T) => void;
+
+export class TritonClient {
+  private readonly client: GRPCInferenceServiceClient;
+
+  constructor(readonly address: string) {
+    this.client = new GRPCInferenceServiceClient(address, credentials.createInsecure(), CHANNEL_OPTIONS);
+  }
+
+  private call<Req, Res>(
+    method: (req: Req, md: Metadata, opts: { deadline: number }, cb: Callback<Res>) => unknown,
+    req: Req,
+    deadline: number,
+    what: string,
+  ): Promise<Res> {
+    return new Promise((resolve, reject) => {
+      method.call(this.client, req, new Metadata(), { deadline }, (err, res) => (err ? reject(toGatewayError(err, what)) : resolve(res)));
+    });
+  }
+
+  /** ServerReady; false (not an error) when the server is unreachable or not ready. */
+  async serverReady(deadline: number): Promise<boolean> {
+    try {
+      return (await this.call(this.client.serverReady, {}, deadline, 'ServerReady')).ready;
+    } catch {
+      return false;
+    }
+  }
+
+  /** ModelReady; NOT_FOUND and UNAVAILABLE mean "not ready", as Triton answers them. */
+  async modelReady(name: string, deadline: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      this.client.modelReady({ name, version: '' }, new Metadata(), { deadline }, (err, res) => {
+        if (!err) resolve(res.ready);
+        else resolve(false);
+      });
+    });
+  }
+
+  async modelConfig(name: string, deadline: number): Promise<ModelConfig> {
+    const res = await this.call(this.client.modelConfig, { name, version: '' }, deadline, `ModelConfig '${name}'`);
+    if (!res.config) throw toGatewayError({ code: status.INTERNAL, details: 'empty config' }, `ModelConfig '${name}'`);
+    return res.config;
+  }
+
+  async repositoryIndex(deadline: number): Promise<RepositoryIndexResponse_ModelIndex[]> {
+    return (await this.call(this.client.repositoryIndex, { repositoryName: '', ready: false }, deadline, 'RepositoryIndex')).models;
+  }
+
+  /** Runs `model` on `inputs`; returns the outputs by name (Triton does not keep their order). */
+  async infer(model: string, inputs: Readonly<Record<string, RawTensor>>, options: InferOptions): Promise<Map<string, RawTensor>> {
+    const names = Object.keys(inputs);
+    const req: ModelInferRequest = {
+      modelName: model,
+      modelVersion: '',
+      id: options.requestId ?? '',
+      parameters: {},
+      inputs: names.map((name) => ({
+        name,
+        datatype: inputs[name]!.datatype,
+        shape: inputs[name]!.shape.map(BigInt),
+        parameters: {},
+        contents: undefined,
+      })),
+      outputs: (options.outputs ?? []).map((o) => {
+        const parameters: Record<string, InferParameter> = {};
+        if (o.classification) parameters['classification'] = { int64Param: BigInt(o.classification) };
+        return { name: o.name, parameters };
+      }),
+      rawInputContents: names.map((n) => inputs[n]!.raw),
+    };
+    const res: ModelInferResponse = await this.call(this.client.modelInfer, req, options.deadline, `ModelInfer '${model}'`);
+    const out = new Map<string, RawTensor>();
+    res.outputs.forEach((o, i) => out.set(o.name, { datatype: o.datatype, shape: o.shape.map(Number), raw: res.rawOutputContents[i] ?? new Uint8Array(0) }));
+    return out;
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}
+
+/** Float32 values of raw bytes; copies only when the bytes are not 4-byte aligned. */
+export function float32View(raw: Uint8Array): Float32Array {
+  if (raw.byteOffset % 4 === 0) return new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4);
+  // Uint8Array.from copies; a Buffer's own .slice() would return a view of the same memory.
+  return new Float32Array(Uint8Array.from(raw).buffer);
+}

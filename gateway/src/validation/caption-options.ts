@@ -1,0 +1,46 @@
+/**
+ * @module validation/caption-options
+ * Options of POST /caption, as form fields or query parameters, with Hugging Face's names.
+ * Unknown options are rejected, so a misspelt option never silently does nothing.
+ */
+import { z } from 'zod';
+import { GatewayError } from '../errors/index.js';
+
+export interface OptionLimits {
+  readonly maxNewTokens: number;
+  readonly maxBeams: number;
+}
+
+/** The schema for given limits (from the configuration). */
+export function captionOptionsSchema(limits: OptionLimits) {
+  return z
+    .object({
+      prompt: z.string().max(300, 'at most 300 characters').optional(),
+      max_new_tokens: z.coerce.number().int().min(1).max(limits.maxNewTokens).optional(),
+      min_new_tokens: z.coerce.number().int().min(0).max(limits.maxNewTokens).default(0),
+      num_beams: z.coerce.number().int().min(1).max(limits.maxBeams).default(1),
+      repetition_penalty: z.coerce.number().min(1).max(10).default(1),
+      food: z
+        .enum(['true', 'false', '1', '0'])
+        .transform((v) => v === 'true' || v === '1')
+        .default(false),
+    })
+    .strict()
+    .refine((o) => o.max_new_tokens === undefined || o.min_new_tokens <= o.max_new_tokens, {
+      message: 'min_new_tokens must not exceed max_new_tokens',
+      path: ['min_new_tokens'],
+    });
+}
+
+export type CaptionOptions = z.infer<ReturnType<typeof captionOptionsSchema>>;
+
+/** Validates merged query and form values; throws 400 GW_ERR_OPTION_INVALID naming each problem. */
+export function parseCaptionOptions(values: Record<string, unknown>, limits: OptionLimits): CaptionOptions {
+  const result = captionOptionsSchema(limits).safeParse(values);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((i) => {
+    if (i.code === 'unrecognized_keys') return `unknown option(s): ${i.keys.join(', ')}`;
+    return `${i.path.join('.') || 'options'}: ${i.message}`;
+  });
+  throw new GatewayError('GW_ERR_OPTION_INVALID', problems.join('; '));
+}

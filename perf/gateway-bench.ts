@@ -1,0 +1,124 @@
+/**
+ * @module perf/gateway-bench
+ * End-to-end benchmark of POST /caption against the model-only ceiling, in one run:
+ *  - gateway: latency p50/p90/p99 and throughput at concurrency 1, 8 and 16 (at least 64
+ *    requests each, closed loop, like an ab run), the gateway in its own process on the embedded
+ *    model server (npm start), scenes sent as raw image/png bodies prepared up front;
+ *  - ceiling: the same encoder and greedy decode loop in-process on ONNX Runtime (no HTTP, no
+ *    gRPC): latency at batch 1, and throughput at batch 1, 4, 8, 16 (B images captioned together,
+ *    each decoder step one call for all B).
+ * Usage: npm run bench [-- --requests 64]. Prints a table; writes perf/results/gateway.json.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { parseArgs } from 'node:util';
+import * as ort from 'onnxruntime-node';
+import { logSoftmax } from '../gateway/src/generation/index.js';
+import { OnnxCaptioner } from '../model-tools/check/onnx-captioner.js';
+import { generateScene, renderScene, resizeForModel } from '../model-tools/scenes/index.js';
+import { closedLoop, percentile, printTable } from './lib/measure.js';
+
+const { values: args } = parseArgs({ options: { requests: { type: 'string', default: '64' }, out: { type: 'string', default: 'perf/results/gateway.json' } } });
+const REQUESTS = Number(args.requests);
+const REPO = 'model_repository';
+
+async function startGatewayProcess(): Promise<{ url: string; stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'gateway/src/main.ts'], { env: { ...process.env, PORT: '0', HOST: '127.0.0.1' }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise<string>((resolve, reject) => {
+    let log = '';
+    child.stdout.on('data', (c: Buffer) => {
+      log += c.toString();
+      const m = /gateway listening on (http:\/\/[\d.:]+)/.exec(log);
+      if (m) resolve(m[1]!);
+    });
+    child.on('exit', (code) => reject(new Error(`gateway exited with ${code}: ${log}`)));
+  });
+  return { url, stop: () => new Promise((r) => { child.on('exit', () => r()); child.kill('SIGTERM'); }) };
+}
+
+/** Captions `rgb` images together in-process: one encoder call, then one decoder call per step for all. */
+async function captionBatch(model: OnnxCaptioner, rgb: Uint8Array[]): Promise<void> {
+  const embeds = await model.encode(model.pixelValues(rgb));
+  const [b, tokens, hidden] = embeds.dims as [number, number, number];
+  const L = model.decoder.maxLength;
+  const seqs = rgb.map(() => [model.decoder.bosTokenId]);
+  const done = rgb.map(() => false);
+  for (let step = 0; step < model.decoder.maxNewTokens && !done.every(Boolean); step++) {
+    const ids = new BigInt64Array(b * L).fill(BigInt(model.decoder.padTokenId));
+    const mask = new BigInt64Array(b * L);
+    seqs.forEach((s, i) => s.forEach((t, j) => { ids[i * L + j] = BigInt(t); mask[i * L + j] = 1n; }));
+    const out = await model.decoderSession.run({
+      input_ids: new ort.Tensor('int64', ids, [b, L]),
+      attention_mask: new ort.Tensor('int64', mask, [b, L]),
+      image_embeds: new ort.Tensor('float32', embeds.data as Float32Array, [b, tokens, hidden]),
+    });
+    const logits = out['logits']!.data as Float32Array;
+    const v = model.decoder.vocabSize;
+    seqs.forEach((s, i) => {
+      if (done[i]) return;
+      const row = logSoftmax(logits.subarray(i * v, (i + 1) * v));
+      const next = row.indexOf(Math.max(...row));
+      if (next === model.decoder.eosTokenId) done[i] = true;
+      else s.push(next);
+    });
+  }
+}
+
+async function main(): Promise<void> {
+  const scenes = Array.from({ length: 32 }, (_, i) => generateScene(5_000_000 + i));
+  const pngs = await Promise.all(scenes.map((s) => renderScene(s, 'png')));
+
+  // ---- in-process ceiling ----
+  const model = await OnnxCaptioner.load(REPO);
+  const rgbs = await Promise.all(pngs.map((p) => resizeForModel(p, model.image.size)));
+  let i = 0;
+  const single = await closedLoop(1, 0, async () => captionBatch(model, [rgbs[i++ % rgbs.length]!]), REQUESTS);
+  const ceiling: Array<{ batch: number; capsPerSecond: number }> = [];
+  for (const batch of [1, 4, 8, 16]) {
+    const start = performance.now();
+    let n = 0;
+    while (n < Math.max(REQUESTS, batch * 4)) {
+      await captionBatch(model, rgbs.slice(0, batch));
+      n += batch;
+    }
+    ceiling.push({ batch, capsPerSecond: n / ((performance.now() - start) / 1000) });
+  }
+  await Promise.all([model.encoderSession.release(), model.decoderSession.release(), model.classifierSession.release()]);
+  const best = ceiling.reduce((a, c) => (c.capsPerSecond > a.capsPerSecond ? c : a));
+
+  // ---- gateway over HTTP ----
+  const gw = await startGatewayProcess();
+  const rows: Array<{ concurrency: number; requests: number; errors: number; p50: number; p90: number; p99: number; rps: number }> = [];
+  try {
+    let k = 0;
+    const send = async () => {
+      const res = await fetch(`${gw.url}/caption`, { method: 'POST', body: pngs[k++ % pngs.length]!, headers: { 'content-type': 'image/png' } });
+      await res.arrayBuffer();
+      if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
+    };
+    await closedLoop(4, 0, send, 16);
+    for (const concurrency of [1, 8, 16]) {
+      const r = await closedLoop(concurrency, 0, send, REQUESTS);
+      rows.push({ concurrency, requests: r.requests, errors: r.errors, p50: percentile(r.latenciesMs, 50), p90: percentile(r.latenciesMs, 90), p99: percentile(r.latenciesMs, 99), rps: r.requests / r.seconds });
+    }
+  } finally {
+    await gw.stop();
+  }
+
+  const inProcessP50 = percentile(single.latenciesMs, 50);
+  printTable('Model-only ceiling (in-process ONNX Runtime: encoder + greedy loop, no HTTP, no gRPC)', ['batch', 'captions/s'], ceiling.map((c) => [c.batch, c.capsPerSecond]));
+  console.log(`in-process latency at batch 1: p50 ${inProcessP50.toFixed(1)} ms`);
+  printTable('Gateway POST /caption (embedded model server over gRPC, raw image/png bodies)', ['concurrency', 'requests', 'errors', 'p50 ms', 'p90 ms', 'p99 ms', 'captions/s'], rows.map((r) => [r.concurrency, r.requests, r.errors, r.p50, r.p90, r.p99, r.rps]));
+  const c1 = rows.find((r) => r.concurrency === 1)!;
+  const c16 = rows.find((r) => r.concurrency === 16)!;
+  printTable('Targets', ['figure', 'value', 'target', 'met'], [
+    ['gateway p50 / in-process p50 (concurrency 1)', c1.p50 / inProcessP50, '<= 1.25', c1.p50 / inProcessP50 <= 1.25 ? 'yes' : 'NO'],
+    [`gateway c16 throughput / ceiling at batch ${best.batch}`, c16.rps / best.capsPerSecond, '>= 0.80', c16.rps / best.capsPerSecond >= 0.8 ? 'yes' : 'NO'],
+  ]);
+  mkdirSync('perf/results', { recursive: true });
+  writeFileSync(args.out!, JSON.stringify({ date: new Date().toISOString(), cpus: availableParallelism(), ceiling, inProcessP50Ms: inProcessP50, gateway: rows }, null, 2));
+  console.log(`wrote ${args.out}`);
+}
+
+await main();
