@@ -2,7 +2,8 @@
 # Reproduces the demo models from nothing: generates the scene datasets, trains the captioner
 # and the food classifier (seeded, CPU), exports them to model_repository/, checks the ONNX
 # files against PyTorch, and measures them on held-out scenes.
-#   npm run models:train            (about 30 minutes on 2 cores)
+#   npm run models:train            (about 50 minutes on 2 idle cores)
+# The classifier trains first: its convolutions start the captioner's encoder.
 # Needs Debian's python3-torch python3-onnx python3-pil libopenblas0-pthread (see README).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +21,8 @@ start=$(date +%s)
 npx tsx model-tools/scenes/write-dataset.ts --out "$DATA" --split train --count "${TRAIN_SCENES:-16000}" --seed-offset 0 --size $SIZE
 npx tsx model-tools/scenes/write-dataset.ts --out "$DATA" --split val --count 1000 --seed-offset 1000000 --size $SIZE
 (cd model-tools/python && $PY train_classifier.py --data "../../$DATA" --repo ../../model_repository --parity ../parity --threads "$THREADS")
-(cd model-tools/python && $PY train_captioner.py --data "../../$DATA" --repo ../../model_repository --parity ../parity --threads "$THREADS")
+(cd model-tools/python && $PY train_captioner.py --data "../../$DATA" --repo ../../model_repository --parity ../parity --threads "$THREADS" \
+  --init-stem ../../model_repository/food_classifier/1/model.onnx)
 npx tsx model-tools/check/check-parity.ts
 npx tsx model-tools/check/evaluate.ts --out model-tools/metrics.json
 echo "models:train finished in $(( $(date +%s) - start )) s"

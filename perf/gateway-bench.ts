@@ -15,6 +15,7 @@ import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { logSoftmax } from '../gateway/src/generation/index.js';
+import { decoderInputs } from '../gateway/src/triton/decoder-inputs.js';
 import { OnnxCaptioner } from '../model-tools/check/onnx-captioner.js';
 import { generateScene, renderScene, resizeForModel } from '../model-tools/scenes/index.js';
 import { closedLoop, percentile, printTable } from './lib/measure.js';
@@ -45,12 +46,10 @@ async function captionBatch(model: OnnxCaptioner, rgb: Uint8Array[]): Promise<vo
   const seqs = rgb.map(() => [model.decoder.bosTokenId]);
   const done = rgb.map(() => false);
   for (let step = 0; step < model.decoder.maxNewTokens && !done.every(Boolean); step++) {
-    const ids = new BigInt64Array(b * L).fill(BigInt(model.decoder.padTokenId));
-    const mask = new BigInt64Array(b * L);
-    seqs.forEach((s, i) => s.forEach((t, j) => { ids[i * L + j] = BigInt(t); mask[i * L + j] = 1n; }));
+    const { inputIds, attentionMask } = decoderInputs(seqs, L, model.decoder.padTokenId);
     const out = await model.decoderSession.run({
-      input_ids: new ort.Tensor('int64', ids, [b, L]),
-      attention_mask: new ort.Tensor('int64', mask, [b, L]),
+      input_ids: new ort.Tensor('int64', inputIds, [b, L]),
+      attention_mask: new ort.Tensor('int64', attentionMask, [b, L]),
       image_embeds: new ort.Tensor('float32', embeds.data as Float32Array, [b, tokens, hidden]),
     });
     const logits = out['logits']!.data as Float32Array;

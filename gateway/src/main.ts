@@ -18,8 +18,11 @@ import { TritonClient } from './triton/client.js';
 import { decoderSpecOf, imageSpecOf } from './triton/model-spec.js';
 
 type Level = 'info' | 'warn' | 'error';
-const log = (level: Level, msg: string, extra: object = {}) =>
-  process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), level, msg, ...extra })}\n`);
+const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
+let minLevel = LEVELS.indexOf('info');
+const log = (level: Level, msg: string, extra: object = {}) => {
+  if (LEVELS.indexOf(level) >= minLevel) process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), level, msg, ...extra })}\n`);
+};
 
 export interface RunningGateway {
   readonly url: string;
@@ -41,6 +44,7 @@ async function waitUntilReady(client: TritonClient, models: readonly string[], t
 
 /** Starts everything `config` describes; resolves once HTTP is listening. */
 export async function startGateway(config: GatewayConfig): Promise<RunningGateway> {
+  minLevel = LEVELS.indexOf(config.LOG_LEVEL);
   configureSharp();
   let modelServer: RunningModelServer | undefined;
   let address = config.TRITON_URL;
@@ -56,7 +60,8 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
   const client = new TritonClient(address);
   const required = [config.CAPTION_ENCODER_MODEL, config.CAPTION_DECODER_MODEL];
   await waitUntilReady(client, required, config.TRITON_READY_TIMEOUT_MS);
-  const deadline = Date.now() + config.TRITON_TIMEOUT_MS;
+  // Start-up reads within the readiness budget; TRITON_TIMEOUT_MS bounds request-time calls.
+  const deadline = Date.now() + config.TRITON_READY_TIMEOUT_MS;
   const encoder = imageSpecOf(await client.modelConfig(config.CAPTION_ENCODER_MODEL, deadline));
   const decoder = decoderSpecOf(await client.modelConfig(config.CAPTION_DECODER_MODEL, deadline));
   // The KServe protocol has no file transfer: the tokenizer is read from the same model

@@ -8,7 +8,7 @@ import sharp from 'sharp';
 import { loadConfig } from '../src/config/index.js';
 import { type RunningGateway, startGateway } from '../src/main.js';
 
-export const REPOSITORY = new URL('../../model_repository', import.meta.url).pathname;
+export const REPOSITORY = process.env.TEST_MODEL_REPOSITORY ?? new URL('../../model_repository', import.meta.url).pathname;
 
 export async function startTestGateway(env: Record<string, string> = {}): Promise<RunningGateway> {
   return startGateway(loadConfig({ PORT: '0', HOST: '127.0.0.1', MODEL_REPOSITORY: REPOSITORY, LOG_LEVEL: 'silent', ...env }));

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { CaptionTokenizer, type DecodeStep } from '../../gateway/src/generation/index.js';
 import { writePixelValues } from '../../gateway/src/preprocess/pixel-values.js';
+import { decoderInputs } from '../../gateway/src/triton/decoder-inputs.js';
 import { decoderSpecOf, type DecoderSpec, imageSpecOf, type ImageSpec } from '../../gateway/src/triton/model-spec.js';
 import { parseModelConfigText } from '../../modelserver/src/config/index.js';
 import type { ModelConfig } from '../../proto/gen/model_config.js';
@@ -72,19 +73,12 @@ export class OnnxCaptioner {
     const L = this.decoder.maxLength;
     return async (sequences) => {
       const n = sequences.length;
-      const ids = new BigInt64Array(n * L).fill(BigInt(this.decoder.padTokenId));
-      const mask = new BigInt64Array(n * L);
+      const { inputIds, attentionMask } = decoderInputs(sequences, L, this.decoder.padTokenId);
       const image = new Float32Array(n * tokens * hidden);
-      sequences.forEach((seq, i) => {
-        seq.forEach((t, j) => {
-          ids[i * L + j] = BigInt(t);
-          mask[i * L + j] = 1n;
-        });
-        image.set(row, i * tokens * hidden);
-      });
+      for (let i = 0; i < n; i++) image.set(row, i * tokens * hidden);
       const out = await this.decoderSession.run({
-        input_ids: new ort.Tensor('int64', ids, [n, L]),
-        attention_mask: new ort.Tensor('int64', mask, [n, L]),
+        input_ids: new ort.Tensor('int64', inputIds, [n, L]),
+        attention_mask: new ort.Tensor('int64', attentionMask, [n, L]),
         image_embeds: new ort.Tensor('float32', image, [n, tokens, hidden]),
       });
       const logits = out['logits']!.data as Float32Array;

@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
+import { decoderInputs } from '../../gateway/src/triton/decoder-inputs.js';
 import { CaptionTokenizer, greedyDecode, type DecodeStep } from '../../gateway/src/generation/index.js';
 import { decoderSpecOf, imageSpecOf } from '../../gateway/src/triton/model-spec.js';
 import { readConfig } from '../check/onnx-captioner.js';
@@ -57,24 +58,17 @@ const embeds = (await encoder.run({ [image.inputName]: new ort.Tensor('float32',
 const [, tokens, hidden] = embeds.dims as [number, number, number];
 const L = spec.maxLength;
 
-/** As the gateway pads: ids right-padded with pad_token_id to L, mask 1 on real tokens. */
+/** As the gateway builds decoder steps (decoderInputs, same padding and mask). */
 function stepFor(row: number): DecodeStep {
   const rowData = (embeds.data as Float32Array).subarray(row * tokens * hidden, (row + 1) * tokens * hidden);
   return async (sequences) => {
     const n = sequences.length;
-    const ids = new BigInt64Array(n * L).fill(BigInt(spec.padTokenId));
-    const mask = new BigInt64Array(n * L);
+    const { inputIds, attentionMask } = decoderInputs(sequences, L, spec.padTokenId);
     const imageEmbeds = new Float32Array(n * tokens * hidden);
-    sequences.forEach((seq, i) => {
-      seq.forEach((t, j) => {
-        ids[i * L + j] = BigInt(t);
-        mask[i * L + j] = 1n;
-      });
-      imageEmbeds.set(rowData, i * tokens * hidden);
-    });
+    for (let i = 0; i < n; i++) imageEmbeds.set(rowData, i * tokens * hidden);
     const out = await decoder.run({
-      input_ids: new ort.Tensor('int64', ids, [n, L]),
-      attention_mask: new ort.Tensor('int64', mask, [n, L]),
+      input_ids: new ort.Tensor('int64', inputIds, [n, L]),
+      attention_mask: new ort.Tensor('int64', attentionMask, [n, L]),
       image_embeds: new ort.Tensor('float32', imageEmbeds, [n, tokens, hidden]),
     });
     const logits = out['logits']!.data as Float32Array;

@@ -21,9 +21,8 @@ from torch import nn
 @dataclass
 class CaptionerConfig:
     image_size: int = 64
-    patch_size: int = 8
     hidden: int = 64
-    encoder_layers: int = 3
+    encoder_layers: int = 2
     decoder_layers: int = 2
     heads: int = 4
     mlp: int = 256
@@ -70,21 +69,55 @@ class EncoderLayer(nn.Module):
         return x + self.mlp(self.norm2(x))
 
 
+# The food classifier's convolution blocks (in, out, stride); the captioner's stem has the same
+# shape, so it can start from the classifier's trained weights (see ConvStem.load_from_onnx).
+STEM_BLOCKS = [(3, 32, 2), (32, 48, 1), (48, 64, 2), (64, 96, 1), (96, 128, 2)]
+STEM_STRIDE = 8
+
+
+class ConvStem(nn.Module):
+    """Convolutional patch embedding of a hybrid ViT (Dosovitskiy et al., 2021, §3.1): five
+    3x3 conv + ReLU blocks, image S x S -> (S/8)^2 feature vectors of 128."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.blocks = nn.Sequential(*[m for cin, cout, s in STEM_BLOCKS for m in (nn.Conv2d(cin, cout, 3, s, 1), nn.ReLU())])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.blocks(x)
+
+    @torch.no_grad()
+    def load_from_onnx(self, path: str) -> None:
+        """Copies the trained food classifier's convolutions (BatchNorm already folded in by the
+        ONNX export) into this stem: the captioner starts from features that already tell the
+        34 drawings apart, as BLIP starts from a pretrained ViT."""
+        import onnx
+        from onnx import numpy_helper
+        graph = onnx.load(path).graph
+        weights = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+        convs = [n for n in graph.node if n.op_type == 'Conv'][: len(STEM_BLOCKS)]
+        targets = [m for m in self.blocks if isinstance(m, nn.Conv2d)]
+        for node, conv in zip(convs, targets, strict=True):
+            conv.weight.copy_(torch.from_numpy(weights[node.input[1]].copy()))
+            conv.bias.copy_(torch.from_numpy(weights[node.input[2]].copy()))
+
+
 class VisionEncoder(nn.Module):
-    """ViT: patch embedding + class token + learned positions, pre-LN blocks, final LayerNorm
-    (BLIP's captioner also reads the post-LayerNorm hidden states)."""
+    """Hybrid ViT: conv stem -> linear projection + class token + learned positions -> pre-LN
+    transformer blocks -> final LayerNorm (BLIP's captioner reads the post-LayerNorm states)."""
 
     def __init__(self, c: CaptionerConfig):
         super().__init__()
-        self.patch = nn.Conv2d(3, c.hidden, kernel_size=c.patch_size, stride=c.patch_size)
-        tokens = (c.image_size // c.patch_size) ** 2 + 1
+        self.stem = ConvStem()
+        self.proj = nn.Linear(STEM_BLOCKS[-1][1], c.hidden)
+        tokens = (c.image_size // STEM_STRIDE) ** 2 + 1
         self.cls = nn.Parameter(torch.zeros(1, 1, c.hidden))
         self.pos = nn.Parameter(torch.randn(1, tokens, c.hidden) * 0.02)
         self.layers = nn.ModuleList(EncoderLayer(c) for _ in range(c.encoder_layers))
         self.norm = nn.LayerNorm(c.hidden)
 
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        x = self.patch(pixel_values).flatten(2).transpose(1, 2)
+        x = self.proj(self.stem(pixel_values).flatten(2).transpose(1, 2))
         x = torch.cat([self.cls.expand(x.shape[0], -1, -1), x], dim=1) + self.pos
         for layer in self.layers:
             x = layer(x)

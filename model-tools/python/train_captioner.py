@@ -17,7 +17,7 @@ import onnx
 import torch
 from torch import nn
 
-from captioner import Captioner, CaptionerConfig, LastPositionDecoder
+from captioner import STEM_STRIDE, Captioner, CaptionerConfig, LastPositionDecoder
 from common import Timer, setup, write_parity, write_text
 from data import FOOD_CLASSES, MEAN, STD, load_split, normalise
 from tokenizer import DEC, PAD, SEP, WordPiece
@@ -97,7 +97,7 @@ def export(model: Captioner, tok: WordPiece, c: CaptionerConfig, val_pixels: tor
     gen = torch.Generator().manual_seed(1)
     ids, _ = build_batches(tok, val_records[:4], c.max_length, gen)
     mask = (ids != PAD).long()
-    step = LastPositionDecoder(model.decoder)
+    step = LastPositionDecoder(model.decoder).eval()
     torch.onnx.export(
         step, (ids, mask, embeds), str(dec_path), input_names=['input_ids', 'attention_mask', 'image_embeds'], output_names=['logits'],
         dynamic_axes={n: {0: 'batch'} for n in ('input_ids', 'attention_mask', 'image_embeds', 'logits')}, opset_version=14, do_constant_folding=True,
@@ -108,7 +108,7 @@ def export(model: Captioner, tok: WordPiece, c: CaptionerConfig, val_pixels: tor
         write_parity(parity / 'caption_encoder.json', 'caption_encoder', {'pixel_values': pixels}, {'image_embeds': model.encoder(pixels)})
         write_parity(parity / 'caption_decoder.json', 'caption_decoder', {'input_ids': ids, 'attention_mask': mask, 'image_embeds': embeds}, {'logits': step(ids, mask, embeds)})
     tok.write_tokenizer_json(repo / 'caption_decoder' / 'tokenizer.json')
-    tokens = (c.image_size // c.patch_size) ** 2 + 1
+    tokens = (c.image_size // STEM_STRIDE) ** 2 + 1
     fmt = lambda xs: ','.join(f'{x:.8g}' for x in xs)
     write_text(repo / 'caption_encoder' / 'config.pbtxt', ENCODER_CONFIG.format(size=c.image_size, tokens=tokens, hidden=c.hidden, mean=fmt(MEAN), std=fmt(STD)))
     write_text(repo / 'caption_decoder' / 'config.pbtxt', DECODER_CONFIG.format(
@@ -166,11 +166,13 @@ def main() -> None:
     ap.add_argument('--data', type=Path, required=True)
     ap.add_argument('--repo', type=Path, required=True)
     ap.add_argument('--parity', type=Path, required=True)
-    ap.add_argument('--epochs', type=int, default=12)
+    ap.add_argument('--epochs', type=int, default=8)
+    ap.add_argument('--init-stem', type=Path, help="the trained food_classifier's model.onnx, whose convolutions start the encoder")
     ap.add_argument('--batch', type=int, default=128)
     ap.add_argument('--lr', type=float, default=1e-3)
     ap.add_argument('--seed', type=int, default=1)
     ap.add_argument('--threads', type=int, default=2)
+    ap.add_argument('--save', type=Path, default=Path('../../.cache/captioner.pt'), help='where to keep the PyTorch weights (state_dict)')
     args = ap.parse_args()
     setup(args.seed, args.threads)
     timer = Timer()
@@ -184,6 +186,9 @@ def main() -> None:
     print(f'[{timer}] {len(train_records)} train / {len(val_records)} val scenes, vocab {len(tok.vocab)}, image {c.image_size}px', flush=True)
 
     model = Captioner(c)
+    if args.init_stem:
+        model.encoder.stem.load_from_onnx(str(args.init_stem))
+        print(f'[{timer}] encoder stem initialised from {args.init_stem}', flush=True)
     params = sum(p.numel() for p in model.parameters())
     print(f'[{timer}] captioner: {params / 1e6:.2f} M parameters', flush=True)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
@@ -213,9 +218,11 @@ def main() -> None:
             opt.step()
             sched.step()
             running += loss.item() * len(idx)
-        acc = evaluate(model, tok, val_pixels[:500], val_records[:500], c.max_length)
-        print(f'[{timer}] epoch {epoch + 1}/{args.epochs} loss {running / len(order):.4f} val exact match (500) {acc:.3f}', flush=True)
+        acc = evaluate(model, tok, val_pixels[:300], val_records[:300], c.max_length)
+        print(f'[{timer}] epoch {epoch + 1}/{args.epochs} loss {running / len(order):.4f} val exact match (300) {acc:.3f}', flush=True)
 
+    args.save.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({'config': c.__dict__, 'vocab': tok.vocab, 'state_dict': model.state_dict()}, args.save)
     export(model, tok, c, val_pixels, val_records, args.repo, args.parity)
     (args.parity / 'captioner-training.json').write_text(json.dumps({'parameters': params, 'epochs': args.epochs, 'seconds': round(float(str(timer).strip()[:-1]), 1)}) + '\n')
     print(f'[{timer}] exported to {args.repo}', flush=True)

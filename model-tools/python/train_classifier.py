@@ -99,6 +99,7 @@ def main() -> None:
     ap.add_argument('--lr', type=float, default=3e-3)
     ap.add_argument('--seed', type=int, default=1)
     ap.add_argument('--threads', type=int, default=2)
+    ap.add_argument('--save', type=Path, default=Path('../../.cache/classifier.pt'), help='where to keep the PyTorch weights (state_dict)')
     args = ap.parse_args()
     setup(args.seed, args.threads)
     timer = Timer()
@@ -131,8 +132,11 @@ def main() -> None:
             running += loss.item() * len(idx)
         print(f'[{timer}] epoch {epoch + 1}/{args.epochs} loss {running / len(order):.4f} val top-1 {accuracy(model, vx, vy):.4f}', flush=True)
 
-    model.eval()
-    exported = Exported(model)
+    args.save.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(model.state_dict(), args.save)
+    # eval() on the wrapper itself: torch.onnx.export restores the module's own mode afterwards,
+    # and a wrapper left in training mode would put BatchNorm back on batch statistics.
+    exported = Exported(model).eval()
     path = args.repo / 'food_classifier' / '1' / 'model.onnx'
     path.parent.mkdir(parents=True, exist_ok=True)
     sample = vx[:4]

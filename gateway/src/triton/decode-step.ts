@@ -7,6 +7,7 @@
  */
 import type { DecodeStep } from '../generation/index.js';
 import { float32View, type RawTensor, type TritonClient } from './client.js';
+import { decoderInputs } from './decoder-inputs.js';
 import type { DecoderSpec } from './model-spec.js';
 
 export interface DecodeStepOptions {
@@ -22,22 +23,14 @@ export function tritonDecodeStep(client: TritonClient, spec: DecoderSpec, option
   const [tokens, hidden] = options.imageEmbeds.shape.slice(-2) as [number, number];
   return async (sequences) => {
     const n = sequences.length;
-    const ids = new BigInt64Array(n * L).fill(BigInt(spec.padTokenId));
-    const mask = new BigInt64Array(n * L);
-    sequences.forEach((seq, i) => {
-      if (seq.length > L) throw new Error(`sequence of ${seq.length} tokens exceeds the decoder's length ${L}`);
-      seq.forEach((t, j) => {
-        ids[i * L + j] = BigInt(t);
-        mask[i * L + j] = 1n;
-      });
-    });
+    const { inputIds, attentionMask } = decoderInputs(sequences, L, spec.padTokenId);
     const embeds = new Uint8Array(n * row.byteLength);
     for (let i = 0; i < n; i++) embeds.set(row, i * row.byteLength);
     const out = await client.infer(
       spec.model,
       {
-        input_ids: { datatype: 'INT64', shape: [n, L], raw: new Uint8Array(ids.buffer) },
-        attention_mask: { datatype: 'INT64', shape: [n, L], raw: new Uint8Array(mask.buffer) },
+        input_ids: { datatype: 'INT64', shape: [n, L], raw: new Uint8Array(inputIds.buffer) },
+        attention_mask: { datatype: 'INT64', shape: [n, L], raw: new Uint8Array(attentionMask.buffer) },
         image_embeds: { datatype: 'FP32', shape: [n, tokens, hidden], raw: embeds },
       },
       { deadline: options.deadline, requestId: options.requestId, outputs: [{ name: 'logits' }] },
