@@ -11,22 +11,12 @@ import type { InferTensorContents, ModelInferRequest, ModelInferResponse } from 
 import { expectStatus } from './expect-status.js';
 import type { KServeDatatype } from './fixtures/onnx-builder.js';
 import { identityModel, type RepositoryModelSpec } from './fixtures/models.js';
-import { inferRequest, startTestServer, type TestServer, bytesLayout } from './helpers.js';
+import { inferRequest, startTestServer, type TestServer, bytesLayout, noContents } from './helpers.js';
 
 const bytesOf = (view: ArrayBufferView): Uint8Array => new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
 
 
-const noContents = (): InferTensorContents => ({
-  boolContents: [],
-  intContents: [],
-  int64Contents: [],
-  uintContents: [],
-  uint64Contents: [],
-  fp32Contents: [],
-  fp64Contents: [],
-  bytesContents: [],
-});
 
 interface Sample {
   /** Six elements in the raw little-endian layout. */

@@ -5,7 +5,7 @@
  */
 import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { rmSync } from 'node:fs';
-import { GRPCInferenceServiceClient, type ModelInferRequest } from '../../proto/gen/grpc_service.js';
+import { GRPCInferenceServiceClient, type InferTensorContents, type ModelInferRequest } from '../../proto/gen/grpc_service.js';
 import { HealthClient } from '../../proto/gen/health.js';
 import { type RunningModelServer, startModelServer, type ModelServerOptions } from '../src/index.js';
 import { makeTempRepository, type RepositoryModelSpec, writeModelRepository } from './fixtures/models.js';
@@ -89,3 +89,15 @@ export function bytesLayout(elements: ReadonlyArray<Uint8Array | string>): Uint8
   }
   return out;
 }
+
+/** Typed tensor contents with every field empty, for tests to fill one of. */
+export const noContents = (): InferTensorContents => ({
+  boolContents: [],
+  intContents: [],
+  int64Contents: [],
+  uintContents: [],
+  uint64Contents: [],
+  fp32Contents: [],
+  fp64Contents: [],
+  bytesContents: [],
+});

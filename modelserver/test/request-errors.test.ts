@@ -10,18 +10,8 @@ import { status } from '@grpc/grpc-js';
 import type { InferTensorContents, ModelInferRequest, ModelInferRequest_InferInputTensor } from '../../proto/gen/grpc_service.js';
 import { expectStatus } from './expect-status.js';
 import { addSubModel, identityModel, simpleModelConfig } from './fixtures/models.js';
-import { f32, inferRequest, readF32, startTestServer, type TestServer, bytesLayout } from './helpers.js';
+import { f32, inferRequest, readF32, startTestServer, type TestServer, bytesLayout, noContents } from './helpers.js';
 
-const noContents = (): InferTensorContents => ({
-  boolContents: [],
-  intContents: [],
-  int64Contents: [],
-  uintContents: [],
-  uint64Contents: [],
-  fp32Contents: [],
-  fp64Contents: [],
-  bytesContents: [],
-});
 
 function input(name: string, shape: number[], datatype = 'FP32', contents?: Partial<InferTensorContents>): ModelInferRequest_InferInputTensor {
   return { name, datatype, shape: shape.map(BigInt), parameters: {}, contents: contents ? { ...noContents(), ...contents } : undefined };
