@@ -17,9 +17,12 @@ gateway serves either without changes:
 Needs transformers (with tokenizers, safetensors), torch, onnx, numpy, pillow: see README.md.
 
 Writes caption_encoder/1/model.onnx, caption_decoder/1/model.onnx, caption_decoder/tokenizer.json
-(the checkpoint's), both config.pbtxt files (the demo's parameter keys and scheduling blocks), and
-in the parity directory caption_encoder.json / caption_decoder.json (inputs and PyTorch outputs,
-for model-tools/check/check-parity.ts) and caption_generation.json (the caption comparison).
+(the checkpoint's), both config.pbtxt files and their configs/cpu|gpu|dynamic|multi_gpu.pbtxt
+variants, the food_caption ensemble (config.pbtxt, labels.txt from food_classifier/labels.txt or
+the Food-11 classes, empty 1/), all rendered by triton_configs.py as the demo's are (same tensor
+names, parameter keys and scheduling; BLIP's dims and values), and in the parity directory
+caption_encoder.json / caption_decoder.json (inputs and PyTorch outputs, for
+model-tools/check/check-parity.ts) and caption_generation.json (the caption comparison).
 
 Parity, on each test image (a synthetic one when --images is not given), unconditional and with
 the prompt "a photo of <Food-11 label>,":
@@ -50,6 +53,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import export_common as ec  # noqa: E402
+import triton_configs  # noqa: E402
 
 TOOL = 'export_blip'
 TRANSFORMERS_PIN = 'transformers==5.18.0'
@@ -58,54 +62,6 @@ HF_MAX_LENGTH = 20          # generation default of the checkpoint's config (who
 PROMPT_TEMPLATE = 'a photo of {label},'
 WEIGHTS = ('model.safetensors', 'pytorch_model.bin', 'model.safetensors.index.json', 'pytorch_model.bin.index.json')
 RESAMPLE = {0: 'nearest', 2: 'bilinear', 3: 'bicubic'}  # PIL enum -> gateway resample
-
-ENCODER_CONFIG = '''# BLIP vision encoder, exported by model-tools/export/export_blip.py from: {source}.
-# pixel_values -> image_embeds (vision_model last_hidden_state, after post_layernorm).
-name: "caption_encoder"
-backend: "onnxruntime"
-max_batch_size: 16
-input [ {{ name: "pixel_values" data_type: TYPE_FP32 dims: [ 3, {size}, {size} ] }} ]
-output [ {{ name: "image_embeds" data_type: TYPE_FP32 dims: [ {tokens}, {hidden} ] }} ]
-dynamic_batching {{ max_queue_delay_microseconds: 2000 }}
-instance_group [ {{ kind: KIND_GPU count: 1 }} ]
-parameters [
-  {{ key: "image_size" value: {{ string_value: "{size}" }} }},
-  {{ key: "resize_mode" value: {{ string_value: "squash" }} }},
-  {{ key: "resample" value: {{ string_value: "{resample}" }} }},
-  {{ key: "rescale_factor" value: {{ string_value: "{rescale}" }} }},
-  {{ key: "image_mean" value: {{ string_value: "{mean}" }} }},
-  {{ key: "image_std" value: {{ string_value: "{std}" }} }}
-]
-'''
-
-DECODER_CONFIG = '''# BLIP text decoder, exported by model-tools/export/export_blip.py from: {source}.
-# Fixed-length right-padded input_ids/attention_mask and the image embeddings in, logits of the
-# last attended position out. The gateway builds the start sequence as BLIP's generate does: [CLS] prompt [SEP]
-# from tokenizer.json, [CLS] replaced by [DEC] (bos_token_id), [SEP] dropped; it stops on [SEP]
-# (eos_token_id here is BLIP's sep_token_id 102, not the config's unused eos 2).
-name: "caption_decoder"
-backend: "onnxruntime"
-max_batch_size: 64
-input [
-  {{ name: "input_ids" data_type: TYPE_INT64 dims: [ {length} ] }},
-  {{ name: "attention_mask" data_type: TYPE_INT64 dims: [ {length} ] }},
-  {{ name: "image_embeds" data_type: TYPE_FP32 dims: [ {tokens}, {hidden} ] }}
-]
-output [ {{ name: "logits" data_type: TYPE_FP32 dims: [ {vocab} ] }} ]
-dynamic_batching {{ max_queue_delay_microseconds: 1000 }}
-instance_group [ {{ kind: KIND_GPU count: 1 }} ]
-parameters [
-  {{ key: "tokenizer" value: {{ string_value: "tokenizer.json" }} }},
-  {{ key: "max_length" value: {{ string_value: "{length}" }} }},
-  {{ key: "bos_token_id" value: {{ string_value: "{bos}" }} }},
-  {{ key: "eos_token_id" value: {{ string_value: "{eos}" }} }},
-  {{ key: "pad_token_id" value: {{ string_value: "{pad}" }} }},
-  {{ key: "default_prompt" value: {{ string_value: "" }} }},
-  {{ key: "prompt_template" value: {{ string_value: "{template}" }} }},
-  {{ key: "max_new_tokens" value: {{ string_value: "{max_new_tokens}" }} }}
-]
-'''
-
 
 # --- pure helpers (no third-party imports; unit-tested without transformers) ----------------
 
@@ -136,12 +92,44 @@ def image_parameters(pre: dict, vision_image_size: int) -> dict[str, str]:
 
 
 def render_configs(source: str, image: dict[str, str], tokens: int, hidden: int, vocab: int, length: int,
-                   bos: int, eos: int, pad: int, max_new_tokens: int) -> tuple[str, str]:
-    enc = ENCODER_CONFIG.format(source=source, size=image['image_size'], tokens=tokens, hidden=hidden, resample=image['resample'],
-                                rescale=image['rescale_factor'], mean=image['image_mean'], std=image['image_std'])
-    dec = DECODER_CONFIG.format(source=source, length=length, tokens=tokens, hidden=hidden, vocab=vocab, bos=bos, eos=eos, pad=pad,
-                                template=PROMPT_TEMPLATE, max_new_tokens=max_new_tokens)
+                   bos: int, eos: int, pad: int, max_new_tokens: int, variant: str = 'default') -> tuple[str, str]:
+    """The caption_encoder and caption_decoder configurations of `variant` ('default' is
+    config.pbtxt's, or one of triton_configs.VARIANTS), rendered by triton_configs.py as the demo's."""
+    size = int(image['image_size'])
+    enc_header = (f'BLIP vision encoder, exported by model-tools/export/export_blip.py from: {source}.\n'
+                  'pixel_values -> image_embeds (vision_model last_hidden_state, after post_layernorm).')
+    dec_header = (f'BLIP text decoder, exported by model-tools/export/export_blip.py from: {source}.\n'
+                  'Fixed-length right-padded input_ids/attention_mask and the image embeddings in, logits of the\n'
+                  'last attended position out. The gateway builds the start sequence as BLIP\'s generate does: [CLS] prompt [SEP]\n'
+                  'from tokenizer.json, [CLS] replaced by [DEC] (bos_token_id), [SEP] dropped; it stops on [SEP]\n'
+                  '(eos_token_id here is BLIP\'s sep_token_id 102, not the config\'s unused eos 2).')
+    generation = {
+        'tokenizer': 'tokenizer.json', 'max_length': str(length), 'bos_token_id': str(bos), 'eos_token_id': str(eos),
+        'pad_token_id': str(pad), 'default_prompt': '', 'prompt_template': PROMPT_TEMPLATE, 'max_new_tokens': str(max_new_tokens),
+    }
+    enc = triton_configs.encoder_config(enc_header, size, tokens, hidden, image, variant)
+    dec = triton_configs.decoder_config(dec_header, length, tokens, hidden, vocab, generation, variant)
     return enc, dec
+
+
+def food_labels(repo: Path) -> list[str]:
+    """The food_caption ensemble's labels: <repo>/food_classifier/labels.txt when the classifier
+    is already there, else the 11 Food-11 classes (the order export_classifier.py writes)."""
+    path = repo / 'food_classifier' / 'labels.txt'
+    if path.is_file():
+        return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    return list(ec.FOOD11_LABELS)
+
+
+def write_configs(repo: Path, source: str, image: dict[str, str], tokens: int, hidden: int, vocab: int, length: int,
+                  bos: int, eos: int, pad: int, max_new_tokens: int) -> None:
+    """caption_encoder/ and caption_decoder/ config.pbtxt with their configs/<variant>.pbtxt, then
+    the food_caption ensemble for this encoder's input size and image_embeds dims."""
+    def render(variant: str) -> tuple[str, str]:
+        return render_configs(source, image, tokens, hidden, vocab, length, bos, eos, pad, max_new_tokens, variant)
+    triton_configs.write_with_variants(repo / 'caption_encoder', lambda variant: render(variant)[0])
+    triton_configs.write_food_caption(repo, int(image['image_size']), tokens, hidden, food_labels(repo))
+    triton_configs.write_with_variants(repo / 'caption_decoder', lambda variant: render(variant)[1])
 
 
 def gateway_prefix(ids_with_specials: list[int], bos: int) -> list[int]:
@@ -517,9 +505,7 @@ def export(args) -> int:
         io = ec.onnx_io(p)
         if io != w:
             raise ec.ExportError(f'{p} has I/O {io}, expected {w}')
-    enc_text, dec_text = render_configs(source, image, tokens, hidden, vocab, L, bos, eos, pad, args.max_new_tokens)
-    ec.write_text(enc_dir / 'config.pbtxt', enc_text)
-    ec.write_text(dec_dir / 'config.pbtxt', dec_text)
+    write_configs(args.repo, source, image, tokens, hidden, vocab, L, bos, eos, pad, args.max_new_tokens)
 
     parity = args.parity or Path(str(args.repo) + '-parity')
     with torch.no_grad():
@@ -529,7 +515,7 @@ def export(args) -> int:
                'head_max_abs_diff': head_diff, 'smallest_margin': margin, 'captions': report}
     ec.write_text(parity / 'caption_generation.json', json.dumps(summary, indent=1) + '\n')
     print(f'{TOOL}: wrote {enc_path} ({enc_path.stat().st_size / 1e6:.1f} MB), {dec_path} ({dec_path.stat().st_size / 1e6:.1f} MB), '
-          f'configs, tokenizer.json, {parity}/caption_*.json', flush=True)
+          f'configs (with configs/ variants), food_caption, tokenizer.json, {parity}/caption_*.json', flush=True)
 
     files = ['caption_encoder.json', 'caption_decoder.json']
     if args.no_check:

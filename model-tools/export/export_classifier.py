@@ -20,9 +20,11 @@ undoes the caption normalisation, resizes to 224x224 (bilinear, half-pixel centr
 F.interpolate(align_corners=False); no antialiasing unless --antialias) and normalises with
 ImageNet's mean/std before the network runs.
 
-Writes food_classifier/1/model.onnx, food_classifier/config.pbtxt, food_classifier/labels.txt,
-and <parity>/food_classifier.json (inputs and PyTorch outputs), then runs the TypeScript parity
-check (ONNX Runtime for Node), which requires max |ONNX - PyTorch| < 1e-4.
+Writes food_classifier/1/model.onnx, food_classifier/config.pbtxt and its
+configs/cpu|gpu|dynamic|multi_gpu.pbtxt variants (rendered by triton_configs.py as the demo
+classifier's: same tensor names and scheduling, this network's dims and image parameters),
+food_classifier/labels.txt, and <parity>/food_classifier.json (inputs and PyTorch outputs), then
+runs the TypeScript parity check (ONNX Runtime for Node), which requires max |ONNX - PyTorch| < 1e-4.
 Exit codes: 0 ok, 1 parity failed, 2 missing dependency/file or unusable checkpoint.
 """
 from __future__ import annotations
@@ -33,38 +35,21 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import export_common as ec  # noqa: E402
+import triton_configs  # noqa: E402
 
 TOOL = 'export_classifier'
 NETWORK_SIZE = 224
 EMBEDDING = {'resnet50': 2048, 'mobilenet_v2': 1280}
 IMAGE_KEYS = ('image_size', 'resize_mode', 'resample', 'rescale_factor', 'image_mean', 'image_std')
 
-CONFIG = '''# Food-11 classifier ({arch}), exported by model-tools/export/export_classifier.py from {source}.
-# probabilities = softmax over the 11 classes in labels.txt; embedding = pooled penultimate features.
-# {input_note}
-name: "food_classifier"
-backend: "onnxruntime"
-max_batch_size: 32
-input [ {{ name: "pixel_values" data_type: TYPE_FP32 dims: [ 3, {size}, {size} ] }} ]
-output [
-  {{ name: "probabilities" data_type: TYPE_FP32 dims: [ {classes} ] label_filename: "labels.txt" }},
-  {{ name: "embedding" data_type: TYPE_FP32 dims: [ {embedding} ] }}
-]
-dynamic_batching {{
-  preferred_batch_size: [ 8, 16 ]
-  max_queue_delay_microseconds: 2000
-}}
-# No gpus list: Triton creates this group on every GPU it sees.
-instance_group [ {{ kind: KIND_GPU count: 1 }} ]
-parameters [
-{parameters}
-]
-'''
-
-
-def render_config(arch: str, source: str, size: int, classes: int, embedding: int, params: dict[str, str], input_note: str) -> str:
-    lines = ',\n'.join(f'  {{ key: "{k}" value: {{ string_value: "{v}" }} }}' for k, v in params.items())
-    return CONFIG.format(arch=arch, source=source, input_note=input_note, size=size, classes=classes, embedding=embedding, parameters=lines)
+def render_config(arch: str, source: str, size: int, classes: int, embedding: int, params: dict[str, str], input_note: str,
+                  variant: str = 'default') -> str:
+    """food_classifier's configuration of `variant` ('default' is config.pbtxt's, or one of
+    triton_configs.VARIANTS), rendered by triton_configs.py as the demo classifier's."""
+    header = (f'Food-11 classifier ({arch}), exported by model-tools/export/export_classifier.py from {source}.\n'
+              'probabilities = softmax over the 11 classes in labels.txt; embedding = pooled penultimate features.\n'
+              f'{input_note}')
+    return triton_configs.classifier_config(header, size, classes, embedding, params, variant)
 
 
 # --- input side ------------------------------------------------------------------------------
@@ -408,11 +393,12 @@ def export(args) -> int:
     else:
         note = f'Input: {NETWORK_SIZE}x{NETWORK_SIZE} pixels normalised with ImageNet mean/std, as torchvision classifiers are trained.'
     ec.write_text(model_dir / 'labels.txt', '\n'.join(labels) + '\n')
-    ec.write_text(model_dir / 'config.pbtxt', render_config(args.arch, source, spec['size'], classes, dim, spec['params'], note))
+    triton_configs.write_with_variants(model_dir, lambda variant: render_config(
+        args.arch, source, spec['size'], classes, dim, spec['params'], note, variant))
 
     parity = args.parity or Path(str(args.repo) + '-parity')
     write_parity(parity / 'food_classifier.json', 'food_classifier', {'pixel_values': sample}, {'probabilities': probs, 'embedding': embedding})
-    print(f'{TOOL}: wrote {path} ({path.stat().st_size / 1e6:.1f} MB), {model_dir / "config.pbtxt"}, labels.txt, {parity / "food_classifier.json"}')
+    print(f'{TOOL}: wrote {path} ({path.stat().st_size / 1e6:.1f} MB), {model_dir / "config.pbtxt"} (+ configs/), labels.txt, {parity / "food_classifier.json"}')
     print(f'{TOOL}: input {io["inputs"]}, outputs {io["outputs"]}; embedding range [{embedding.min():.3g}, {embedding.max():.3g}]')
 
     if args.no_check:

@@ -5,11 +5,16 @@ import base64
 import json
 import os
 import random
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+
+# The Triton configurations are shared with the real-model exporters (model-tools/export).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / 'export'))
+import triton_configs  # noqa: E402,F401  (re-exported for the training scripts)
 
 
 def setup(seed: int, threads: int) -> None:
@@ -46,3 +51,11 @@ def write_parity(path: Path, model: str, inputs: dict[str, torch.Tensor], output
 def write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
+
+
+def image_parameters(size: int, mean, std) -> dict[str, str]:
+    """The preprocessing parameters of the demo models' configs: BLIP's squash resize, bicubic,
+    1/255 and the given mean/std (CLIP's)."""
+    fmt = lambda xs: ','.join(f'{x:.8g}' for x in xs)
+    return {'image_size': str(size), 'resize_mode': 'squash', 'resample': 'bicubic',
+            'rescale_factor': '0.00392156862745098', 'image_mean': fmt(mean), 'image_std': fmt(std)}

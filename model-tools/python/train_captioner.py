@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from captioner import STEM_STRIDE, Captioner, CaptionerConfig, LastPositionDecoder
-from common import Timer, setup, write_parity, write_text
+from common import Timer, image_parameters, setup, triton_configs, write_parity
 from data import FOOD_CLASSES, MEAN, STD, load_split, normalise
 from tokenizer import DEC, PAD, SEP, WordPiece
 
@@ -42,15 +42,24 @@ def sequence(tok: WordPiece, caption: str, prompt: str | None, length: int) -> t
     return ids + [PAD] * (length - len(ids)), targets + [0] * (length - len(ids))
 
 
-def build_batches(tok: WordPiece, records: list[dict], length: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def build_batches(tok: WordPiece, records: list[dict], length: int, generator: torch.Generator, mirror_probability: float = 0.0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One epoch's token sequences and loss masks, and which scenes are shown mirrored.
+
+    Mirroring is the one augmentation that changes the caption: the grammar names items left to
+    right, so a mirrored scene takes `mirrored_caption` (the dataset writer composes it with the
+    same TypeScript grammar). It is off by default: the committed captioner names every item of
+    99% of its 16,000 training scenes but of 83% of held-out three-item scenes (it memorises), yet
+    40,000 scenes x 3 epochs with half mirrored and 3 frozen stem blocks, the same compute, named
+    fewer (90.9% against 92.9% of held-out scenes): it had not converged. See the model card."""
     ids, loss_mask = [], []
-    draws = torch.rand(len(records), generator=generator)
-    for r, draw in zip(records, draws):
-        prompt = prompt_for(r['label']) if draw < PROMPT_PROBABILITY else None
-        s, m = sequence(tok, r['caption'], prompt, length)
+    prompted = torch.rand(len(records), generator=generator) < PROMPT_PROBABILITY
+    mirrored = torch.rand(len(records), generator=generator) < mirror_probability
+    for r, p, m in zip(records, prompted.tolist(), mirrored.tolist()):
+        prompt = prompt_for(r['label']) if p else None
+        s, mask = sequence(tok, r['mirrored_caption'] if m else r['caption'], prompt, length)
         ids.append(s)
-        loss_mask.append(m)
-    return torch.tensor(ids), torch.tensor(loss_mask, dtype=torch.bool)
+        loss_mask.append(mask)
+    return torch.tensor(ids), torch.tensor(loss_mask, dtype=torch.bool), mirrored
 
 
 @torch.no_grad()
@@ -95,7 +104,7 @@ def export(model: Captioner, tok: WordPiece, c: CaptionerConfig, val_pixels: tor
         dynamic_axes={'pixel_values': {0: 'batch'}, 'image_embeds': {0: 'batch'}}, opset_version=14, do_constant_folding=True,
     )
     gen = torch.Generator().manual_seed(1)
-    ids, _ = build_batches(tok, val_records[:4], c.max_length, gen)
+    ids, _, _ = build_batches(tok, val_records[:4], c.max_length, gen)
     mask = (ids != PAD).long()
     step = LastPositionDecoder(model.decoder).eval()
     torch.onnx.export(
@@ -109,56 +118,19 @@ def export(model: Captioner, tok: WordPiece, c: CaptionerConfig, val_pixels: tor
         write_parity(parity / 'caption_decoder.json', 'caption_decoder', {'input_ids': ids, 'attention_mask': mask, 'image_embeds': embeds}, {'logits': step(ids, mask, embeds)})
     tok.write_tokenizer_json(repo / 'caption_decoder' / 'tokenizer.json')
     tokens = (c.image_size // STEM_STRIDE) ** 2 + 1
-    fmt = lambda xs: ','.join(f'{x:.8g}' for x in xs)
-    write_text(repo / 'caption_encoder' / 'config.pbtxt', ENCODER_CONFIG.format(size=c.image_size, tokens=tokens, hidden=c.hidden, mean=fmt(MEAN), std=fmt(STD)))
-    write_text(repo / 'caption_decoder' / 'config.pbtxt', DECODER_CONFIG.format(
-        length=c.max_length, tokens=tokens, hidden=c.hidden, vocab=len(tok.vocab), bos=DEC, eos=SEP, pad=PAD, template=PROMPT_TEMPLATE))
-
-
-ENCODER_CONFIG = '''# Demo BLIP-shaped vision encoder, trained on generated cartoon food scenes (see README.md).
-# Written by model-tools/python/train_captioner.py; export_blip.py writes the same interface.
-name: "caption_encoder"
-backend: "onnxruntime"
-max_batch_size: 16
-input [ {{ name: "pixel_values" data_type: TYPE_FP32 dims: [ 3, {size}, {size} ] }} ]
-output [ {{ name: "image_embeds" data_type: TYPE_FP32 dims: [ {tokens}, {hidden} ] }} ]
-dynamic_batching {{ max_queue_delay_microseconds: 2000 }}
-instance_group [ {{ kind: KIND_GPU count: 1 }} ]
-parameters [
-  {{ key: "image_size" value: {{ string_value: "{size}" }} }},
-  {{ key: "resize_mode" value: {{ string_value: "squash" }} }},
-  {{ key: "resample" value: {{ string_value: "bicubic" }} }},
-  {{ key: "rescale_factor" value: {{ string_value: "0.00392156862745098" }} }},
-  {{ key: "image_mean" value: {{ string_value: "{mean}" }} }},
-  {{ key: "image_std" value: {{ string_value: "{std}" }} }}
-]
-'''
-
-DECODER_CONFIG = '''# Demo BLIP-shaped text decoder: fixed-length right-padded input_ids/attention_mask and the
-# image embeddings in, logits of the last attended position out, so decode steps of different
-# requests have equal shapes and batch together. The tokenizer is tokenizer.json beside this file.
-name: "caption_decoder"
-backend: "onnxruntime"
-max_batch_size: 64
-input [
-  {{ name: "input_ids" data_type: TYPE_INT64 dims: [ {length} ] }},
-  {{ name: "attention_mask" data_type: TYPE_INT64 dims: [ {length} ] }},
-  {{ name: "image_embeds" data_type: TYPE_FP32 dims: [ {tokens}, {hidden} ] }}
-]
-output [ {{ name: "logits" data_type: TYPE_FP32 dims: [ {vocab} ] }} ]
-dynamic_batching {{ max_queue_delay_microseconds: 1000 }}
-instance_group [ {{ kind: KIND_GPU count: 1 }} ]
-parameters [
-  {{ key: "tokenizer" value: {{ string_value: "tokenizer.json" }} }},
-  {{ key: "max_length" value: {{ string_value: "{length}" }} }},
-  {{ key: "bos_token_id" value: {{ string_value: "{bos}" }} }},
-  {{ key: "eos_token_id" value: {{ string_value: "{eos}" }} }},
-  {{ key: "pad_token_id" value: {{ string_value: "{pad}" }} }},
-  {{ key: "default_prompt" value: {{ string_value: "" }} }},
-  {{ key: "prompt_template" value: {{ string_value: "{template}" }} }},
-  {{ key: "max_new_tokens" value: {{ string_value: "20" }} }}
-]
-'''
+    size = c.image_size
+    enc_header = ('Demo BLIP-shaped vision encoder, trained on generated cartoon food scenes (see README.md).\n'
+                  'Written by model-tools/python/train_captioner.py; export_blip.py writes the same interface.')
+    dec_header = ('Demo BLIP-shaped text decoder: fixed-length right-padded input_ids/attention_mask and the\n'
+                  'image embeddings in, logits of the last attended position out, so decode steps of different\n'
+                  'requests have equal shapes and batch together. The tokenizer is tokenizer.json beside this file.')
+    generation = {'tokenizer': 'tokenizer.json', 'max_length': str(c.max_length), 'bos_token_id': str(DEC), 'eos_token_id': str(SEP),
+                  'pad_token_id': str(PAD), 'default_prompt': '', 'prompt_template': PROMPT_TEMPLATE, 'max_new_tokens': '20'}
+    triton_configs.write_with_variants(repo / 'caption_encoder', lambda variant: triton_configs.encoder_config(
+        enc_header, size, tokens, c.hidden, image_parameters(size, MEAN, STD), variant))
+    triton_configs.write_with_variants(repo / 'caption_decoder', lambda variant: triton_configs.decoder_config(
+        dec_header, c.max_length, tokens, c.hidden, len(tok.vocab), generation, variant))
+    triton_configs.write_food_caption(repo, size, tokens, c.hidden, FOOD_CLASSES)
 
 
 def main() -> None:
@@ -168,6 +140,8 @@ def main() -> None:
     ap.add_argument('--parity', type=Path, required=True)
     ap.add_argument('--epochs', type=int, default=8)
     ap.add_argument('--init-stem', type=Path, help="the trained food_classifier's model.onnx, whose convolutions start the encoder")
+    ap.add_argument('--frozen-stem-blocks', type=int, default=0, help='with --init-stem, how many of the first conv blocks keep the classifier weights')
+    ap.add_argument('--mirror-probability', type=float, default=0.0, help='share of scenes shown mirrored, with their mirrored caption')
     ap.add_argument('--batch', type=int, default=128)
     ap.add_argument('--lr', type=float, default=1e-3)
     ap.add_argument('--seed', type=int, default=1)
@@ -188,10 +162,16 @@ def main() -> None:
     model = Captioner(c)
     if args.init_stem:
         model.encoder.stem.load_from_onnx(str(args.init_stem))
-        print(f'[{timer}] encoder stem initialised from {args.init_stem}', flush=True)
+        # The first, high-resolution blocks hold generic edge and colour filters and cost most of
+        # the stem's backward pass; keeping them as the classifier trained them saves about a
+        # quarter of each step. The later blocks still adapt to naming every item.
+        frozen = [m for m in model.encoder.stem.blocks if isinstance(m, nn.Conv2d)][: args.frozen_stem_blocks]
+        for conv in frozen:
+            conv.requires_grad_(False)
+        print(f'[{timer}] encoder stem initialised from {args.init_stem}, first {len(frozen)} blocks frozen', flush=True)
     params = sum(p.numel() for p in model.parameters())
     print(f'[{timer}] captioner: {params / 1e6:.2f} M parameters', flush=True)
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=args.lr, weight_decay=0.01)
     steps_per_epoch = math.ceil(len(train_records) / args.batch)
     total = steps_per_epoch * args.epochs
     warmup = min(300, total // 10)
@@ -199,12 +179,13 @@ def main() -> None:
     loss_fn = nn.CrossEntropyLoss(reduction='none')
     gen = torch.Generator().manual_seed(args.seed)
     for epoch in range(args.epochs):
-        ids, loss_mask = build_batches(tok, train_records, c.max_length, gen)
+        ids, loss_mask, mirrored = build_batches(tok, train_records, c.max_length, gen, args.mirror_probability)
         order = torch.randperm(len(train_records), generator=gen)
         running = 0.0
         for start in range(0, len(order), args.batch):
             idx = order[start:start + args.batch]
             x, seq, m = train_pixels[idx], ids[idx], loss_mask[idx]
+            x = torch.where(mirrored[idx].view(-1, 1, 1, 1), x.flip(-1), x)
             # Trim the padding every sequence in this batch shares: most captions are far shorter
             # than L, and the decoder's cost grows with the length it runs over.
             longest = int((seq != PAD).sum(dim=1).max())

@@ -19,7 +19,7 @@ import onnx
 import torch
 from torch import nn
 
-from common import Timer, setup, write_parity, write_text
+from common import Timer, image_parameters, setup, triton_configs, write_parity, write_text
 from data import FOOD_CLASSES, MEAN, STD, load_split, normalise
 
 
@@ -53,32 +53,6 @@ class Exported(nn.Module):
         return self.model.head(embedding).softmax(dim=-1), embedding
 
 
-CONFIG = '''# Demo Food-11 classifier, trained on generated cartoon food scenes (see README.md).
-# Written by model-tools/python/train_classifier.py; export_classifier.py gives a real
-# checkpoint the same interface. Alternative configurations live in configs/.
-name: "food_classifier"
-backend: "onnxruntime"
-max_batch_size: 32
-input [ {{ name: "pixel_values" data_type: TYPE_FP32 dims: [ 3, {size}, {size} ] }} ]
-output [
-  {{ name: "probabilities" data_type: TYPE_FP32 dims: [ {classes} ] label_filename: "labels.txt" }},
-  {{ name: "embedding" data_type: TYPE_FP32 dims: [ {embedding} ] }}
-]
-dynamic_batching {{
-  preferred_batch_size: [ 8, 16 ]
-  max_queue_delay_microseconds: 2000
-}}
-# No gpus list: Triton creates this group on every GPU it sees.
-instance_group [ {{ kind: KIND_GPU count: 1 }} ]
-parameters [
-  {{ key: "image_size" value: {{ string_value: "{size}" }} }},
-  {{ key: "resize_mode" value: {{ string_value: "squash" }} }},
-  {{ key: "resample" value: {{ string_value: "bicubic" }} }},
-  {{ key: "rescale_factor" value: {{ string_value: "0.00392156862745098" }} }},
-  {{ key: "image_mean" value: {{ string_value: "{mean}" }} }},
-  {{ key: "image_std" value: {{ string_value: "{std}" }} }}
-]
-'''
 
 
 @torch.no_grad()
@@ -148,9 +122,13 @@ def main() -> None:
     with torch.no_grad():
         probs, emb = exported(sample)
     write_parity(args.parity / 'food_classifier.json', 'food_classifier', {'pixel_values': sample}, {'probabilities': probs, 'embedding': emb})
-    fmt = lambda xs: ','.join(f'{v:.8g}' for v in xs)
     write_text(args.repo / 'food_classifier' / 'labels.txt', '\n'.join(FOOD_CLASSES) + '\n')
-    write_text(args.repo / 'food_classifier' / 'config.pbtxt', CONFIG.format(size=train_u8.shape[1], classes=len(FOOD_CLASSES), embedding=128, mean=fmt(MEAN), std=fmt(STD)))
+    header = ('Demo Food-11 classifier, trained on generated cartoon food scenes (see README.md).\n'
+              'Written by model-tools/python/train_classifier.py; export_classifier.py gives a real\n'
+              'checkpoint the same interface. Alternative configurations live in configs/.')
+    size = train_u8.shape[1]
+    triton_configs.write_with_variants(args.repo / 'food_classifier', lambda variant: triton_configs.classifier_config(
+        header, size, len(FOOD_CLASSES), 128, image_parameters(size, MEAN, STD), variant))
     (args.parity / 'classifier-training.json').write_text(json.dumps({'parameters': params, 'epochs': args.epochs}) + '\n')
     print(f'[{timer}] exported to {path}', flush=True)
 

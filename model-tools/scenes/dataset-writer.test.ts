@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
+import { parseCaption } from './caption.js';
 import { type DatasetRecord, datasetFileName, writeDataset } from './dataset-writer.js';
 import { generateScene } from './generate-scene.js';
 import { renderScene, resizeForModel } from './render-scene.js';
@@ -58,11 +59,16 @@ describe('writeDataset', () => {
         file: `00000${i}.png`,
         seed: 500 + i,
         caption: scene.caption,
+        mirrored_caption: record.mirrored_caption,
         label: scene.label,
         label_index: scene.labelIndex,
         items: scene.items.map((item) => ({ class_index: item.classIndex, phrase: item.phrase })),
         surface: scene.surface,
       });
+      // Mirroring reverses the left-to-right order the grammar names items in, nothing else.
+      const mirrored = parseCaption(record.mirrored_caption);
+      assert.deepEqual(mirrored?.phrases, scene.items.map((item) => item.phrase).reverse());
+      assert.equal(mirrored?.surface, scene.surface);
       const image = sharp(join(dir, record.file));
       const meta = await image.metadata();
       assert.deepEqual([meta.format, meta.width, meta.height, meta.channels], ['png', 32, 32, 3]);

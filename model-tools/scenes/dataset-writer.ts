@@ -8,6 +8,7 @@ import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import { composeCaption } from './caption.js';
 import { type Scene, generateScene } from './generate-scene.js';
 import { modelResizePipeline, renderScene } from './render-scene.js';
 
@@ -16,6 +17,8 @@ export interface DatasetRecord {
   readonly file: string;
   readonly seed: number;
   readonly caption: string;
+  /** The caption of the scene mirrored left to right (items named in reverse), for flip augmentation. */
+  readonly mirrored_caption: string;
   readonly label: string;
   readonly label_index: number;
   readonly items: ReadonlyArray<{ readonly class_index: number; readonly phrase: string }>;
@@ -55,6 +58,7 @@ export function datasetRecord(scene: Scene, file: string): DatasetRecord {
     file,
     seed: scene.seed,
     caption: scene.caption,
+    mirrored_caption: composeCaption(scene.items.map((item) => item.phrase).reverse(), scene.surface),
     label: scene.label,
     label_index: scene.labelIndex,
     items: scene.items.map((item) => ({ class_index: item.classIndex, phrase: item.phrase })),

@@ -1,8 +1,11 @@
 /**
  * @module scenes/prng
- * mulberry32, a tiny seeded PRNG, and the sampling helpers the scene generator draws from.
- * Written here rather than imported so a seed means the same scene on every machine and version.
+ * The sampling helpers the scene generator draws from, over the project's seeded mulberry32.
  */
+// One mulberry32 for the whole project (the gateway's zoom_crop profile draws from it too).
+import { mulberry32 } from '../../gateway/src/random/mulberry32.js';
+
+export { mulberry32 };
 
 /** A deterministic source of random numbers; every method advances the same stream. */
 export interface Rng {
@@ -18,25 +21,6 @@ export interface Rng {
   chance(p: number): boolean;
   /** One element of a non-empty list, uniformly. */
   pick<T>(items: readonly T[]): T;
-}
-
-/**
- * The mulberry32 generator: 32 bits of state, full 2^32 period, good enough statistics for
- * picture generation, and a handful of integer ops per draw.
- *
- * @example
- * const next = mulberry32(42);
- * next(); // 0.6011037519201636, on every machine
- */
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**

@@ -50,6 +50,9 @@ parameters [
 ]
 '''
 
+# The caption decoder parameters the gateway reads, in the demo's order (train_captioner.py).
+DECODER_KEYS = ['tokenizer', 'max_length', 'bos_token_id', 'eos_token_id', 'pad_token_id', 'default_prompt', 'prompt_template', 'max_new_tokens']
+
 # The hub's preprocessor_config.json of Salesforce/blip-image-captioning-base.
 BLIP_PREPROCESSOR = {
     'do_normalize': True, 'do_resize': True, 'image_processor_type': 'BlipImageProcessor', 'processor_class': 'BlipProcessor', 'size': 384,
@@ -139,7 +142,13 @@ class ClassifierExportTest(unittest.TestCase):
         doc = json.loads((parity / 'food_classifier.json').read_text())
         self.assertEqual(doc['inputs']['pixel_values']['shape'][1:], [3, size, size])
         self.assertNotEqual(doc['inputs']['pixel_values']['shape'][0], 2, 'parity batch must differ from the traced batch of 2')
-        return ec.read_pbtxt_parameters(repo / 'food_classifier' / 'config.pbtxt')
+        params = ec.read_pbtxt_parameters(repo / 'food_classifier' / 'config.pbtxt')
+        import triton_configs as trc
+        for variant in trc.VARIANTS:  # configs/ variants: same dims and parameters, other scheduling
+            path = repo / 'food_classifier' / 'configs' / f'{variant}.pbtxt'
+            self.assertEqual(ec.read_pbtxt_parameters(path), params, variant)
+            self.assertEqual(ec.read_pbtxt_dims(path)[:3], [[3, size, size], [11], [embedding]], variant)
+        return params
 
     def test_labels_match_demo_classifier(self):
         from data import FOOD_CLASSES
@@ -283,32 +292,63 @@ class BlipExportTest(unittest.TestCase):
         with self.assertRaises(ec.ExportError):
             xb.image_parameters(BLIP_PREPROCESSOR, 224)
 
-    def test_configs_match_the_demo_templates(self):
-        """Same parameter keys and scheduling blocks as train_captioner.py's, BLIP's values, and
+    def test_configs_match_the_demo_configs(self):
+        """Rendered by triton_configs.py as train_captioner.py's configs are: for every variant the
+        same text as the demo's but for comments, dims and parameter values; the demo's parameter
+        keys with BLIP's values; written with configs/ variants and the food_caption ensemble, and
         readable by the model server and the gateway."""
         import export_blip as xb
-        import train_captioner as tc
+        import triton_configs as trc
+        from common import image_parameters
         image = xb.image_parameters(BLIP_PREPROCESSOR, 384)
-        enc, dec = xb.render_configs('test', image, 577, 768, 30524, 40, 30522, 102, 0, 20)
-        demo_enc = tc.ENCODER_CONFIG.format(size=64, tokens=65, hidden=64, mean='0,0,0', std='1,1,1')
-        demo_dec = tc.DECODER_CONFIG.format(length=32, tokens=65, hidden=64, vocab=128, bos=5, eos=3, pad=0, template=tc.PROMPT_TEMPLATE)
-        block = re.compile(r'^((?:name|backend|max_batch_size|dynamic_batching|instance_group).*)$', re.M)
-        for ours, demo in ((enc, demo_enc), (dec, demo_dec)):
-            self.assertEqual(block.findall(ours), block.findall(demo))
-            self.assertEqual(re.findall(r'key: "(\w+)"', ours), re.findall(r'key: "(\w+)"', demo))
-        for name, text in (('caption_encoder', enc), ('caption_decoder', dec)):
-            (self.tmp / 'cfg' / name).mkdir(parents=True, exist_ok=True)
-            (self.tmp / 'cfg' / name / 'config.pbtxt').write_text(text)
-        params = ec.read_pbtxt_parameters(self.tmp / 'cfg' / 'caption_decoder' / 'config.pbtxt')
-        self.assertEqual({k: params[k] for k in ('max_length', 'bos_token_id', 'eos_token_id', 'pad_token_id', 'default_prompt', 'prompt_template', 'max_new_tokens')},
-                         {'max_length': '40', 'bos_token_id': '30522', 'eos_token_id': '102', 'pad_token_id': '0', 'default_prompt': '',
-                          'prompt_template': 'a photo of {label},', 'max_new_tokens': '20'})
+        demo_image = image_parameters(64, (0, 0, 0), (1, 1, 1))
+
+        def shape(text: str) -> str:
+            text = re.sub(r'(?m)^#.*\n', '', text)
+            return re.sub(r'string_value: "[^"]*"', 'string_value: ""', re.sub(r'dims: \[[^\]]*\]', 'dims: []', text))
+
+        for variant in ('default',) + trc.VARIANTS:
+            enc, dec = xb.render_configs('test', image, 577, 768, 30524, 40, 30522, 102, 0, 20, variant)
+            demo_enc = trc.encoder_config('demo', 64, 65, 64, demo_image, variant)
+            demo_dec = trc.decoder_config('demo', 32, 65, 64, 128, dict.fromkeys(DECODER_KEYS, '0'), variant)
+            self.assertEqual(shape(enc), shape(demo_enc), variant)
+            self.assertEqual(shape(dec), shape(demo_dec), variant)
+            self.assertIn('# BLIP vision encoder, exported by model-tools/export/export_blip.py from: test.', enc)
+            self.assertIn("# (eos_token_id here is BLIP's sep_token_id 102, not the config's unused eos 2).", dec)
+        self.assertEqual(re.findall(r'key: "(\w+)"', enc), list(demo_image))
+        self.assertEqual(re.findall(r'key: "(\w+)"', dec), DECODER_KEYS)
+
+        repo = self.tmp / 'cfg'
+        xb.write_configs(repo, 'test', image, 577, 768, 30524, 40, 30522, 102, 0, 20)
+        for name in ('caption_encoder', 'caption_decoder'):
+            for variant in trc.VARIANTS:
+                self.assertTrue((repo / name / 'configs' / f'{variant}.pbtxt').is_file(), f'{name} {variant}')
+        self.assertEqual((repo / 'caption_encoder' / 'config.pbtxt').read_text(), xb.render_configs('test', image, 577, 768, 30524, 40, 30522, 102, 0, 20)[0])
+        params = ec.read_pbtxt_parameters(repo / 'caption_decoder' / 'config.pbtxt')
+        self.assertEqual({k: params[k] for k in DECODER_KEYS},
+                         {'tokenizer': 'tokenizer.json', 'max_length': '40', 'bos_token_id': '30522', 'eos_token_id': '102', 'pad_token_id': '0',
+                          'default_prompt': '', 'prompt_template': 'a photo of {label},', 'max_new_tokens': '20'})
+        self.assertEqual((repo / 'food_caption' / 'config.pbtxt').read_text(), trc.food_caption_config(384, 11, 577, 768))
+        self.assertEqual((repo / 'food_caption' / 'labels.txt').read_text().splitlines(), ec.FOOD11_LABELS)
+        self.assertTrue((repo / 'food_caption' / '1').is_dir())
         if HAVE_NPX:
-            specs = ts_read_configs({'caption_encoder': self.tmp / 'cfg' / 'caption_encoder', 'caption_decoder': self.tmp / 'cfg' / 'caption_decoder'})
+            specs = ts_read_configs({'caption_encoder': repo / 'caption_encoder', 'caption_decoder': repo / 'caption_decoder'})
             self.assertEqual(specs['caption_encoder']['image']['size'], 384)
             self.assertEqual(specs['caption_encoder']['outputs'][0]['dims'], [577, 768])
             d = specs['caption_decoder']['decoder']
             self.assertEqual((d['maxLength'], d['bosTokenId'], d['eosTokenId'], d['padTokenId'], d['vocabSize']), (40, 30522, 102, 0, 30524))
+
+    def test_food_caption_takes_the_classifier_labels(self):
+        import export_blip as xb
+        repo = self.tmp / 'labelled'
+        (repo / 'food_classifier').mkdir(parents=True)
+        (repo / 'food_classifier' / 'labels.txt').write_text('pizza\nsushi\n\ntacos\n')
+        self.assertEqual(xb.food_labels(repo), ['pizza', 'sushi', 'tacos'])
+        self.assertEqual(xb.food_labels(self.tmp / 'no-classifier'), ec.FOOD11_LABELS)
+        xb.write_configs(repo, 'test', xb.image_parameters(BLIP_PREPROCESSOR, 384), 577, 768, 30524, 40, 30522, 102, 0, 20)
+        self.assertEqual((repo / 'food_caption' / 'labels.txt').read_text(), 'pizza\nsushi\ntacos\n')
+        self.assertIn('{ name: "food_probabilities" data_type: TYPE_FP32 dims: [ 3 ] label_filename: "labels.txt" }',
+                      (repo / 'food_caption' / 'config.pbtxt').read_text())
 
     def test_prefix_and_tiny_vocab_follow_blip(self):
         import export_blip as xb

@@ -1,0 +1,139 @@
+"""Triton model configurations for everything in model_repository/, in one place.
+
+The demo training scripts and the exporters for real checkpoints write their config.pbtxt through
+these functions, so a demo model and a real one differ only in their dims and parameters, never in
+tensor names or scheduling. Each model also gets alternative configurations in configs/, chosen
+with Triton's --model-config-name (the same name applies to every model that has that file):
+
+  cpu        KIND_CPU, no dynamic batching: hosts without a GPU.
+  gpu        one instance on a GPU, no dynamic batching: the baseline to compare batching against.
+  dynamic    one instance per GPU with dynamic batching (what config.pbtxt uses).
+  multi_gpu  dynamic batching with one instance pinned to GPU 0 and one to GPU 1.
+
+No third-party imports: the tests import this file without torch.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+VARIANTS = ('cpu', 'gpu', 'dynamic', 'multi_gpu')
+
+
+def dynamic_batching(delay_us: int, preferred: tuple[int, ...] = ()) -> str:
+    sizes = f'\n  preferred_batch_size: [ {", ".join(map(str, preferred))} ]' if preferred else ''
+    return f'dynamic_batching {{{sizes}\n  max_queue_delay_microseconds: {delay_us}\n}}\n'
+
+
+def scheduling(variant: str, batching: str) -> str:
+    """The dynamic_batching and instance_group blocks of `variant` ('default' is config.pbtxt's).
+    `batching` is the model's dynamic_batching block."""
+    if variant == 'cpu':
+        return 'instance_group [ { kind: KIND_CPU count: 1 } ]\n'
+    if variant == 'gpu':
+        return 'instance_group [ { kind: KIND_GPU count: 1 gpus: [ 0 ] } ]\n'
+    if variant in ('default', 'dynamic'):
+        return batching + '# No gpus list: Triton creates this group on every GPU it sees.\ninstance_group [ { kind: KIND_GPU count: 1 } ]\n'
+    if variant == 'multi_gpu':
+        return batching + 'instance_group [\n  { kind: KIND_GPU count: 1 gpus: [ 0 ] },\n  { kind: KIND_GPU count: 1 gpus: [ 1 ] }\n]\n'
+    raise ValueError(f'unknown variant {variant!r}; expected default or one of {VARIANTS}')
+
+
+def parameters(params: dict[str, str]) -> str:
+    rows = ',\n'.join(f'  {{ key: "{k}" value: {{ string_value: "{v}" }} }}' for k, v in params.items())
+    return f'parameters [\n{rows}\n]\n'
+
+
+def comment(text: str) -> str:
+    return ''.join(f'# {line}'.rstrip() + '\n' for line in text.strip().splitlines())
+
+
+# Encoders run once per caption, so a short delay gathers concurrent images cheaply. Decoder
+# steps get none: the gateway already sends the steps of concurrent captions as one request, and
+# a delay would be paid on every token; under load, batches still form from what queues while
+# the instance is busy.
+ENCODER_BATCHING = dynamic_batching(500)
+DECODER_BATCHING = dynamic_batching(0)
+CLASSIFIER_BATCHING = dynamic_batching(2000, (8, 16))
+
+
+def encoder_config(header: str, size: int, tokens: int, hidden: int, image_params: dict[str, str], variant: str = 'default') -> str:
+    return (
+        comment(header)
+        + 'name: "caption_encoder"\nbackend: "onnxruntime"\nmax_batch_size: 16\n'
+        + f'input [ {{ name: "pixel_values" data_type: TYPE_FP32 dims: [ 3, {size}, {size} ] }} ]\n'
+        + f'output [ {{ name: "image_embeds" data_type: TYPE_FP32 dims: [ {tokens}, {hidden} ] }} ]\n'
+        + scheduling(variant, ENCODER_BATCHING)
+        + parameters(image_params)
+    )
+
+
+def decoder_config(header: str, length: int, tokens: int, hidden: int, vocab: int, generation_params: dict[str, str], variant: str = 'default') -> str:
+    return (
+        comment(header)
+        + 'name: "caption_decoder"\nbackend: "onnxruntime"\nmax_batch_size: 64\n'
+        + 'input [\n'
+        + f'  {{ name: "input_ids" data_type: TYPE_INT64 dims: [ {length} ] }},\n'
+        + f'  {{ name: "attention_mask" data_type: TYPE_INT64 dims: [ {length} ] }},\n'
+        + f'  {{ name: "image_embeds" data_type: TYPE_FP32 dims: [ {tokens}, {hidden} ] }}\n]\n'
+        + f'output [ {{ name: "logits" data_type: TYPE_FP32 dims: [ {vocab} ] }} ]\n'
+        + scheduling(variant, DECODER_BATCHING)
+        + parameters(generation_params)
+    )
+
+
+def classifier_config(header: str, size: int, classes: int, embedding: int, image_params: dict[str, str], variant: str = 'default') -> str:
+    return (
+        comment(header)
+        + 'name: "food_classifier"\nbackend: "onnxruntime"\nmax_batch_size: 32\n'
+        + f'input [ {{ name: "pixel_values" data_type: TYPE_FP32 dims: [ 3, {size}, {size} ] }} ]\n'
+        + 'output [\n'
+        + f'  {{ name: "probabilities" data_type: TYPE_FP32 dims: [ {classes} ] label_filename: "labels.txt" }},\n'
+        + f'  {{ name: "embedding" data_type: TYPE_FP32 dims: [ {embedding} ] }}\n]\n'
+        + scheduling(variant, CLASSIFIER_BATCHING)
+        + parameters(image_params)
+    )
+
+
+def food_caption_config(size: int, classes: int, tokens: int, hidden: int) -> str:
+    """The ensemble: one preprocessed image to the food classifier and the caption encoder, which
+    run in parallel (neither waits on the other); the top class comes back through the
+    classification extension on `food_probabilities`, whose labels are this model's labels.txt."""
+    return (
+        comment(
+            'food_caption: the preprocessed image goes once to food_classifier and caption_encoder,\n'
+            'which run in parallel. Ask for food_probabilities with the classification parameter for\n'
+            'the top class ("score:index:label"); image_embeds feed the caption decode loop.\n'
+            'Written by model-tools/export/triton_configs.py.'
+        )
+        + 'name: "food_caption"\nplatform: "ensemble"\nmax_batch_size: 16\n'
+        + f'input [ {{ name: "pixel_values" data_type: TYPE_FP32 dims: [ 3, {size}, {size} ] }} ]\n'
+        + 'output [\n'
+        + f'  {{ name: "food_probabilities" data_type: TYPE_FP32 dims: [ {classes} ] label_filename: "labels.txt" }},\n'
+        + f'  {{ name: "image_embeds" data_type: TYPE_FP32 dims: [ {tokens}, {hidden} ] }}\n]\n'
+        + 'ensemble_scheduling {\n  step [\n'
+        + '    {\n      model_name: "food_classifier"\n      model_version: -1\n'
+        + '      input_map { key: "pixel_values" value: "pixel_values" }\n'
+        + '      output_map { key: "probabilities" value: "food_probabilities" }\n    },\n'
+        + '    {\n      model_name: "caption_encoder"\n      model_version: -1\n'
+        + '      input_map { key: "pixel_values" value: "pixel_values" }\n'
+        + '      output_map { key: "image_embeds" value: "image_embeds" }\n    }\n'
+        + '  ]\n}\n'
+    )
+
+
+def write_with_variants(model_dir: Path, render) -> None:
+    """Writes config.pbtxt and configs/<variant>.pbtxt; `render(variant)` returns the text."""
+    (model_dir / 'configs').mkdir(parents=True, exist_ok=True)
+    (model_dir / 'config.pbtxt').write_text(render('default'))
+    for variant in VARIANTS:
+        (model_dir / 'configs' / f'{variant}.pbtxt').write_text(render(variant))
+
+
+def write_food_caption(repo: Path, size: int, tokens: int, hidden: int, labels: list[str]) -> None:
+    """The ensemble's directory: config.pbtxt, its labels.txt and the empty version directory
+    Triton requires (kept in git by a .gitkeep)."""
+    model_dir = repo / 'food_caption'
+    (model_dir / '1').mkdir(parents=True, exist_ok=True)
+    (model_dir / '1' / '.gitkeep').write_text('')
+    (model_dir / 'config.pbtxt').write_text(food_caption_config(size, len(labels), tokens, hidden))
+    (model_dir / 'labels.txt').write_text('\n'.join(labels) + '\n')
