@@ -3,13 +3,14 @@
  * End-to-end benchmark of POST /caption against the model-only ceiling, in one run:
  *  - gateway: latency p50/p90/p99 and throughput at concurrency 1, 8 and 16 (at least 64
  *    requests each, closed loop, like an ab run), the gateway in its own process on the embedded
- *    model server (npm start), scenes sent as raw image/png bodies prepared up front;
+ *    model server (npm start), scenes at their generated sizes (64 to 2000 px wide) sent as raw
+ *    image/jpeg bodies (as photos are uploaded) prepared up front; the mean of each stage's
+ *    Server-Timing shows where a request's time goes;
  *  - ceiling: the same encoder and greedy decode loop in-process on ONNX Runtime (no HTTP, no
  *    gRPC): latency at batch 1, and throughput at batch 1, 4, 8, 16 (B images captioned together,
  *    each decoder step one call for all B).
  * Usage: npm run bench [-- --requests 64]. Prints a table; writes perf/results/gateway.json.
  */
-import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -19,24 +20,12 @@ import { decoderInputs } from '../gateway/src/triton/decoder-inputs.js';
 import { OnnxCaptioner } from '../model-tools/check/onnx-captioner.js';
 import { generateScene, renderScene, resizeForModel } from '../model-tools/scenes/index.js';
 import { closedLoop, percentile, printTable } from './lib/measure.js';
+import { writeLatencyChart, writeThroughputChart } from './lib/plot.js';
+import { startGatewayProcess } from './lib/processes.js';
 
 const { values: args } = parseArgs({ options: { requests: { type: 'string', default: '64' }, out: { type: 'string', default: 'perf/results/gateway.json' } } });
 const REQUESTS = Number(args.requests);
 const REPO = 'model_repository';
-
-async function startGatewayProcess(): Promise<{ url: string; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'gateway/src/main.ts'], { env: { ...process.env, PORT: '0', HOST: '127.0.0.1' }, stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise<string>((resolve, reject) => {
-    let log = '';
-    child.stdout.on('data', (c: Buffer) => {
-      log += c.toString();
-      const m = /gateway listening on (http:\/\/[\d.:]+)/.exec(log);
-      if (m) resolve(m[1]!);
-    });
-    child.on('exit', (code) => reject(new Error(`gateway exited with ${code}: ${log}`)));
-  });
-  return { url, stop: () => new Promise((r) => { child.on('exit', () => r()); child.kill('SIGTERM'); }) };
-}
 
 /** Captions `rgb` images together in-process: one encoder call, then one decoder call per step for all. */
 async function captionBatch(model: OnnxCaptioner, rgb: Uint8Array[]): Promise<void> {
@@ -66,11 +55,11 @@ async function captionBatch(model: OnnxCaptioner, rgb: Uint8Array[]): Promise<vo
 
 async function main(): Promise<void> {
   const scenes = Array.from({ length: 32 }, (_, i) => generateScene(5_000_000 + i));
-  const pngs = await Promise.all(scenes.map((s) => renderScene(s, 'png')));
+  const jpegs = await Promise.all(scenes.map((s) => renderScene(s, 'jpeg')));
 
   // ---- in-process ceiling ----
   const model = await OnnxCaptioner.load(REPO);
-  const rgbs = await Promise.all(pngs.map((p) => resizeForModel(p, model.image.size)));
+  const rgbs = await Promise.all(jpegs.map((p) => resizeForModel(p, model.image.size)));
   let i = 0;
   const single = await closedLoop(1, 0, async () => captionBatch(model, [rgbs[i++ % rgbs.length]!]), REQUESTS);
   const ceiling: Array<{ batch: number; capsPerSecond: number }> = [];
@@ -88,18 +77,22 @@ async function main(): Promise<void> {
 
   // ---- gateway over HTTP ----
   const gw = await startGatewayProcess();
-  const rows: Array<{ concurrency: number; requests: number; errors: number; p50: number; p90: number; p99: number; rps: number }> = [];
+  const rows: Array<{ concurrency: number; requests: number; errors: number; p50: number; p90: number; p99: number; rps: number; stagesMs: Record<string, number> }> = [];
   try {
     let k = 0;
+    let stages: Record<string, number[]> = {};
     const send = async () => {
-      const res = await fetch(`${gw.url}/caption`, { method: 'POST', body: pngs[k++ % pngs.length]!, headers: { 'content-type': 'image/png' } });
+      const res = await fetch(`${gw.url}/caption`, { method: 'POST', body: jpegs[k++ % jpegs.length]!, headers: { 'content-type': 'image/jpeg' } });
       await res.arrayBuffer();
       if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
+      for (const m of (res.headers.get('server-timing') ?? '').matchAll(/(\w+);dur=([\d.]+)/g)) (stages[m[1]!] ??= []).push(Number(m[2]));
     };
     await closedLoop(4, 0, send, 16);
     for (const concurrency of [1, 8, 16]) {
+      stages = {};
       const r = await closedLoop(concurrency, 0, send, REQUESTS);
-      rows.push({ concurrency, requests: r.requests, errors: r.errors, p50: percentile(r.latenciesMs, 50), p90: percentile(r.latenciesMs, 90), p99: percentile(r.latenciesMs, 99), rps: r.requests / r.seconds });
+      const stagesMs = Object.fromEntries(Object.entries(stages).map(([name, xs]) => [name, xs.reduce((a, b) => a + b, 0) / xs.length]));
+      rows.push({ concurrency, requests: r.requests, errors: r.errors, p50: percentile(r.latenciesMs, 50), p90: percentile(r.latenciesMs, 90), p99: percentile(r.latenciesMs, 99), rps: r.requests / r.seconds, stagesMs });
     }
   } finally {
     await gw.stop();
@@ -108,7 +101,9 @@ async function main(): Promise<void> {
   const inProcessP50 = percentile(single.latenciesMs, 50);
   printTable('Model-only ceiling (in-process ONNX Runtime: encoder + greedy loop, no HTTP, no gRPC)', ['batch', 'captions/s'], ceiling.map((c) => [c.batch, c.capsPerSecond]));
   console.log(`in-process latency at batch 1: p50 ${inProcessP50.toFixed(1)} ms`);
-  printTable('Gateway POST /caption (embedded model server over gRPC, raw image/png bodies)', ['concurrency', 'requests', 'errors', 'p50 ms', 'p90 ms', 'p99 ms', 'captions/s'], rows.map((r) => [r.concurrency, r.requests, r.errors, r.p50, r.p90, r.p99, r.rps]));
+  printTable('Gateway POST /caption (embedded model server over gRPC, raw image/jpeg bodies)', ['concurrency', 'requests', 'errors', 'p50 ms', 'p90 ms', 'p99 ms', 'captions/s'], rows.map((r) => [r.concurrency, r.requests, r.errors, r.p50, r.p90, r.p99, r.rps]));
+  const stageNames = Object.keys(rows[0]?.stagesMs ?? {});
+  printTable('Gateway stages (mean ms, from Server-Timing)', ['concurrency', ...stageNames], rows.map((r) => [r.concurrency, ...stageNames.map((n) => r.stagesMs[n] ?? NaN)]));
   const c1 = rows.find((r) => r.concurrency === 1)!;
   const c16 = rows.find((r) => r.concurrency === 16)!;
   printTable('Targets', ['figure', 'value', 'target', 'met'], [
@@ -118,6 +113,9 @@ async function main(): Promise<void> {
   mkdirSync('perf/results', { recursive: true });
   writeFileSync(args.out!, JSON.stringify({ date: new Date().toISOString(), cpus: availableParallelism(), ceiling, inProcessP50Ms: inProcessP50, gateway: rows }, null, 2));
   console.log(`wrote ${args.out}`);
+  writeLatencyChart('perf/results/gateway-latency.svg', rows, { title: 'Gateway POST /caption latency (ms)' });
+  writeThroughputChart('perf/results/gateway-throughput.svg', rows, { title: 'Gateway POST /caption throughput (captions/s)' });
+  console.log('wrote perf/results/gateway-latency.svg and perf/results/gateway-throughput.svg');
 }
 
 await main();

@@ -10,22 +10,24 @@ import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { startModelServer, type RunningModelServer } from '../../modelserver/src/index.js';
 import { CaptionService } from './captioning/caption-service.js';
+import { ClassifyService } from './classification/classify-service.js';
 import { type GatewayConfig, loadConfig } from './config/index.js';
 import { CaptionTokenizer } from './generation/index.js';
 import { createApp } from './http/app.js';
+import { createLogger, type DestinationStream, GatewayMetrics, type Logger } from './observability/index.js';
 import { configureSharp } from './preprocess/index.js';
 import { TritonClient } from './triton/client.js';
-import { decoderSpecOf, imageSpecOf } from './triton/model-spec.js';
+import { lazySpec } from './triton/lazy-spec.js';
+import { classifierSpecOf, decoderSpecOf, foodCaptionSpecOf, imageSpecOf } from './triton/model-spec.js';
 
-type Level = 'info' | 'warn' | 'error';
-const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
-let minLevel = LEVELS.indexOf('info');
-const log = (level: Level, msg: string, extra: object = {}) => {
-  if (LEVELS.indexOf(level) >= minLevel) process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), level, msg, ...extra })}\n`);
-};
+export interface StartOptions {
+  /** Where the JSON log lines go (default stdout); tests pass a stream they read. */
+  readonly logDestination?: DestinationStream;
+}
 
 export interface RunningGateway {
   readonly url: string;
+  readonly logger: Logger;
   readonly client: TritonClient;
   readonly modelServer: RunningModelServer | undefined;
   stop(): Promise<void>;
@@ -43,8 +45,11 @@ async function waitUntilReady(client: TritonClient, models: readonly string[], t
 }
 
 /** Starts everything `config` describes; resolves once HTTP is listening. */
-export async function startGateway(config: GatewayConfig): Promise<RunningGateway> {
-  minLevel = LEVELS.indexOf(config.LOG_LEVEL);
+export async function startGateway(config: GatewayConfig, options: StartOptions = {}): Promise<RunningGateway> {
+  const logger = createLogger(config.LOG_LEVEL, options.logDestination);
+  const log = (level: 'info' | 'warn' | 'error', msg: string, extra: object = {}) => logger[level](extra, msg);
+  const modelServerLogger = logger.child({ component: 'modelserver' });
+  const metrics = new GatewayMetrics();
   configureSharp();
   let modelServer: RunningModelServer | undefined;
   let address = config.TRITON_URL;
@@ -53,11 +58,12 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
       modelRepository: config.MODEL_REPOSITORY,
       grpcPort: 0,
       host: '127.0.0.1',
-      log: (level, message) => log(level, message, { component: 'modelserver' }),
+      ...(config.MODEL_CONFIG_NAME ? { modelConfigName: config.MODEL_CONFIG_NAME } : {}),
+      log: (level, message) => modelServerLogger[level](message),
     });
     address = modelServer.address;
   }
-  const client = new TritonClient(address);
+  const client = new TritonClient(address, { onCall: (model, seconds, failure) => metrics.observeModelCall(model, seconds, failure) });
   const required = [config.CAPTION_ENCODER_MODEL, config.CAPTION_DECODER_MODEL];
   await waitUntilReady(client, required, config.TRITON_READY_TIMEOUT_MS);
   // Start-up reads within the readiness budget; TRITON_TIMEOUT_MS bounds request-time calls.
@@ -68,16 +74,25 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
   // repository Triton serves (mounted read-only into the gateway in production).
   const tokenizerPath = join(config.MODEL_REPOSITORY, decoder.model, decoder.tokenizerFile);
   const tokenizer = CaptionTokenizer.fromJson(JSON.parse(await readFile(tokenizerPath, 'utf8')), decoder.bosTokenId);
-  const captions = new CaptionService(client, { encoder, decoder, tokenizer }, { maxPixels: config.MAX_IMAGE_PIXELS, minSide: config.MIN_IMAGE_SIDE });
+  const limits = { maxPixels: config.MAX_IMAGE_PIXELS, minSide: config.MIN_IMAGE_SIDE };
+  // The classifier and the ensemble are optional: read when first asked for (503 until loaded).
+  const configOf = (model: string) => client.modelConfig(model, Date.now() + config.TRITON_TIMEOUT_MS);
+  const foodCaption = lazySpec(config.ENSEMBLE_MODEL, async () => foodCaptionSpecOf(await configOf(config.ENSEMBLE_MODEL), encoder));
+  const classifierSpec = lazySpec(config.CLASSIFIER_MODEL, async () => classifierSpecOf(await configOf(config.CLASSIFIER_MODEL)));
+  const captions = new CaptionService(client, { encoder, decoder, tokenizer, foodCaption }, limits);
+  const classifier = new ClassifyService(client, classifierSpec, limits);
   const app = createApp({
     captions,
+    classifier,
     client,
     requiredModels: required,
     maxUploadBytes: config.MAX_UPLOAD_BYTES,
     requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
     callTimeoutMs: config.TRITON_TIMEOUT_MS,
     limits: { maxNewTokens: config.MAX_NEW_TOKENS_LIMIT, maxBeams: config.MAX_BEAMS },
+    metrics,
     log,
+    logger,
   });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(config.PORT, config.HOST, () => resolve(s));
@@ -90,6 +105,7 @@ export async function startGateway(config: GatewayConfig): Promise<RunningGatewa
   let stopping: Promise<void> | undefined;
   return {
     url,
+    logger,
     client,
     modelServer,
     stop() {
@@ -117,7 +133,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const gateway = await startGateway(config);
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {
-      log('info', `${signal}: finishing in-flight requests`);
+      gateway.logger.info(`${signal}: finishing in-flight requests`);
       void gateway.stop().then(() => process.exit(0));
     });
   }

@@ -8,7 +8,7 @@ import { generateScene, renderScene } from '../../model-tools/scenes/index.js';
 import { OnnxCaptioner } from '../../model-tools/check/onnx-captioner.js';
 import { logSoftmax } from '../src/generation/index.js';
 import type { RunningGateway } from '../src/main.js';
-import { form, hugePngHeader, type Problem, REPOSITORY, solidPng, startTestGateway } from './helpers.js';
+import { expectProblem, form, hugePngHeader, REPOSITORY, solidPng, startTestGateway } from './helpers.js';
 
 let gw: RunningGateway;
 before(async () => {
@@ -22,17 +22,6 @@ const caption = (body: FormData | Uint8Array, query = '', headers: Record<string
     body: body instanceof FormData ? body : new Blob([body]),
     headers: body instanceof FormData ? headers : { 'content-type': 'image/png', ...headers },
   });
-
-async function expectProblem(res: Response, status: number, code: string): Promise<Problem> {
-  const text = await res.text();
-  assert.equal(res.status, status, text);
-  assert.match(res.headers.get('content-type') ?? '', /^application\/problem\+json/);
-  const problem = JSON.parse(text) as Problem;
-  assert.equal(problem.code, code);
-  assert.equal(problem.status, status);
-  assert.ok(problem.title && problem.detail && problem.type.endsWith(code));
-  return problem;
-}
 
 describe('POST /caption', () => {
   it('captions a generated scene, naming its items, with timings and a request id', async () => {

@@ -3,15 +3,16 @@
  * Starts a real gateway (embedded model server over real gRPC, committed models) on a free port,
  * and makes test images with sharp.
  */
-import { zlib } from './zlib-crc.js';
+import assert from 'node:assert/strict';
 import sharp from 'sharp';
+import { zlib } from './zlib-crc.js';
 import { loadConfig } from '../src/config/index.js';
-import { type RunningGateway, startGateway } from '../src/main.js';
+import { type RunningGateway, startGateway, type StartOptions } from '../src/main.js';
 
 export const REPOSITORY = process.env.TEST_MODEL_REPOSITORY ?? new URL('../../model_repository', import.meta.url).pathname;
 
-export async function startTestGateway(env: Record<string, string> = {}): Promise<RunningGateway> {
-  return startGateway(loadConfig({ PORT: '0', HOST: '127.0.0.1', MODEL_REPOSITORY: REPOSITORY, LOG_LEVEL: 'silent', ...env }));
+export async function startTestGateway(env: Record<string, string> = {}, options: StartOptions = {}): Promise<RunningGateway> {
+  return startGateway(loadConfig({ PORT: '0', HOST: '127.0.0.1', MODEL_REPOSITORY: REPOSITORY, LOG_LEVEL: 'silent', ...env }), options);
 }
 
 /** multipart/form-data with the image in field `image` plus string fields. */
@@ -54,4 +55,16 @@ export interface Problem {
   status: number;
   detail: string;
   code: string;
+}
+
+/** Checks `res` is an application/problem+json answer with `status` and `code`, and returns it. */
+export async function expectProblem(res: Response, status: number, code: string): Promise<Problem> {
+  const text = await res.text();
+  assert.equal(res.status, status, text);
+  assert.match(res.headers.get('content-type') ?? '', /^application\/problem\+json/);
+  const problem = JSON.parse(text) as Problem;
+  assert.equal(problem.code, code);
+  assert.equal(problem.status, status);
+  assert.ok(problem.title && problem.detail && problem.type.endsWith(code));
+  return problem;
 }

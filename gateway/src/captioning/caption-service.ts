@@ -1,21 +1,27 @@
 /**
  * @module captioning/caption-service
  * One caption, start to finish, in request order: preprocess the upload with the encoder's own
- * parameters, run the encoder on the model server, run the decode loop against the decoder on the
- * model server, turn tokens into text. Every stage is timed for Server-Timing.
+ * parameters, run the encoder on the model server (or, with `food`, the food_caption ensemble,
+ * which classifies the food and encodes the image in one call), run the decode loop against the
+ * decoder on the model server (conditioned on the food label with `food`), turn tokens into text.
+ * Every stage is timed for Server-Timing.
  */
 import { GatewayError } from '../errors/index.js';
 import { type CaptionTokenizer, generate, type GenerationConfig } from '../generation/index.js';
 import { type ImageLimits, preprocessImage } from '../preprocess/index.js';
-import type { TritonClient } from '../triton/client.js';
-import { tritonDecodeStep } from '../triton/decode-step.js';
-import type { DecoderSpec, ImageSpec } from '../triton/model-spec.js';
+import { parseClassification } from '../triton/classification.js';
+import type { RawTensor, TritonClient } from '../triton/client.js';
+import { DecoderStepBatcher } from '../triton/decode-step.js';
+import { imageInput } from '../triton/image-input.js';
+import type { DecoderSpec, FoodCaptionSpec, ImageSpec } from '../triton/model-spec.js';
 import type { CaptionOptions } from '../validation/index.js';
 
 export interface CaptionModels {
   readonly encoder: ImageSpec;
   readonly decoder: DecoderSpec;
   readonly tokenizer: CaptionTokenizer;
+  /** The food_caption ensemble, read on first use (see lazySpec). */
+  readonly foodCaption: () => Promise<FoodCaptionSpec>;
 }
 
 export interface CaptionContext {
@@ -31,42 +37,49 @@ export interface CaptionResult {
   readonly tokens: number;
   readonly finishReason: 'eos' | 'length';
   readonly timingsMs: { preprocess: number; encode: number; generate: number; total: number };
+  /**
+   * Image decode, ms: the header check plus sharp's one decode, orient, colour and resize pass
+   * (libvips streams them, so they cannot be timed apart). Part of `timingsMs.preprocess`, which
+   * adds normalisation; reported to metrics, not to the client.
+   */
+  readonly decodeMs: number;
   readonly steps: number;
+  /** With `food`: the ensemble's top food class, which conditioned the caption. */
+  readonly food?: { readonly label: string; readonly confidence: number };
 }
 
 const since = (t0: number) => performance.now() - t0;
 
 export class CaptionService {
+  private readonly decoderSteps: DecoderStepBatcher;
+
   constructor(
     private readonly client: TritonClient,
     readonly models: CaptionModels,
     private readonly limits: ImageLimits,
-  ) {}
+  ) {
+    this.decoderSteps = new DecoderStepBatcher(client, models.decoder);
+  }
 
   private callDeadline(ctx: CaptionContext): number {
     if (Date.now() >= ctx.deadline) throw new GatewayError('GW_ERR_DEADLINE', 'the request deadline passed before the caption was complete');
     return Math.min(ctx.deadline, Date.now() + ctx.callTimeoutMs);
   }
 
-  async caption(image: Uint8Array, options: CaptionOptions, ctx: CaptionContext, promptOverride?: string): Promise<CaptionResult> {
+  async caption(image: Uint8Array, options: CaptionOptions, ctx: CaptionContext): Promise<CaptionResult> {
     const { encoder, decoder, tokenizer } = this.models;
     const t0 = performance.now();
-    const { pixelValues } = await preprocessImage(image, encoder, this.limits);
+    const { pixelValues, timingsMs: preprocessMs } = await preprocessImage(image, encoder, this.limits);
     const preprocess = since(t0);
 
     const t1 = performance.now();
-    const size = encoder.size;
-    const out = await this.client.infer(
-      encoder.model,
-      { [encoder.inputName]: { datatype: 'FP32', shape: [1, 3, size, size], raw: new Uint8Array(pixelValues.buffer, pixelValues.byteOffset, pixelValues.byteLength) } },
-      { deadline: this.callDeadline(ctx), requestId: ctx.requestId },
-    );
-    const embeds = [...out.values()][0];
-    if (!embeds) throw new GatewayError('GW_ERR_TRITON_INTERNAL', `model '${encoder.model}' returned no output`);
+    const { embeds, food } = options.food ? await this.encodeWithFood(pixelValues, ctx) : { embeds: await this.encode(pixelValues, ctx), food: undefined };
     const encode = since(t1);
 
     const t2 = performance.now();
-    const prompt = promptOverride ?? options.prompt ?? decoder.defaultPrompt;
+    // The food label fills the decoder's prompt_template ("a photo of {label},"): conditional
+    // captioning, as BLIP does with a text prompt.
+    const prompt = food ? decoder.promptTemplate.replace('{label}', food.label) : (options.prompt ?? decoder.defaultPrompt);
     const prefix = tokenizer.prefix(prompt);
     const maxNewTokens = options.max_new_tokens ?? decoder.maxNewTokens;
     if (prefix.length >= decoder.maxLength) {
@@ -81,7 +94,7 @@ export class CaptionService {
       numBeams: options.num_beams,
       repetitionPenalty: options.repetition_penalty,
     };
-    const step = tritonDecodeStep(this.client, decoder, { imageEmbeds: embeds, deadline: ctx.deadline, requestId: ctx.requestId });
+    const step = this.decoderSteps.stepFor({ imageEmbeds: embeds, deadline: ctx.deadline, requestId: ctx.requestId });
     const guarded: typeof step = (sequences) => {
       this.callDeadline(ctx);
       return step(sequences);
@@ -96,6 +109,36 @@ export class CaptionService {
       finishReason: result.finishReason,
       steps: result.steps,
       timingsMs: { preprocess, encode, generate: generateMs, total: since(t0) },
+      decodeMs: preprocessMs.decode + preprocessMs.resize,
+      ...(food ? { food } : {}),
     };
+  }
+
+  /** The caption encoder's image embeddings. */
+  private async encode(pixelValues: Float32Array, ctx: CaptionContext): Promise<RawTensor> {
+    const { encoder } = this.models;
+    const out = await this.client.infer(encoder.model, imageInput(encoder.inputName, encoder.size, pixelValues), {
+      deadline: this.callDeadline(ctx),
+      requestId: ctx.requestId,
+    });
+    const embeds = [...out.values()][0];
+    if (!embeds) throw new GatewayError('GW_ERR_TRITON_INTERNAL', `model '${encoder.model}' returned no output`);
+    return embeds;
+  }
+
+  /** One call to the food_caption ensemble: the top food class and the image embeddings. */
+  private async encodeWithFood(pixelValues: Float32Array, ctx: CaptionContext): Promise<{ embeds: RawTensor; food: { label: string; confidence: number } }> {
+    const spec = await this.models.foodCaption();
+    const { encoder } = this.models;
+    const out = await this.client.infer(spec.model, imageInput(spec.inputName, encoder.size, pixelValues), {
+      deadline: this.callDeadline(ctx),
+      requestId: ctx.requestId,
+      outputs: [{ name: spec.scoresOutput, classification: 1 }, { name: spec.embedsOutput }],
+    });
+    const scores = out.get(spec.scoresOutput);
+    const embeds = out.get(spec.embedsOutput);
+    const top = scores && parseClassification(scores.raw)[0];
+    if (!top || !embeds) throw new GatewayError('GW_ERR_TRITON_INTERNAL', `model '${spec.model}' did not return '${spec.scoresOutput}' and '${spec.embedsOutput}'`);
+    return { embeds, food: { label: top.label, confidence: top.score } };
   }
 }

@@ -18,6 +18,11 @@ export const ConfigSchema = z.object({
     .optional(),
   /** Model repository the embedded model server serves (when TRITON_URL is unset). */
   MODEL_REPOSITORY: z.string().min(1).default('model_repository'),
+  /** Embedded server only: Triton's --model-config-name (configs/<name>.pbtxt where a model has one). */
+  MODEL_CONFIG_NAME: z
+    .string()
+    .regex(/^[\w.-]+$/, 'a file name without extension, e.g. cpu')
+    .optional(),
   CAPTION_ENCODER_MODEL: z.string().min(1).default('caption_encoder'),
   CAPTION_DECODER_MODEL: z.string().min(1).default('caption_decoder'),
   CLASSIFIER_MODEL: z.string().min(1).default('food_classifier'),

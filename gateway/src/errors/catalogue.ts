@@ -26,6 +26,7 @@ export const ERROR_CATALOGUE = {
   GW_ERR_TRITON_DEADLINE: { status: 504, title: 'Model server deadline exceeded' },
   GW_ERR_TRITON_REJECTED: { status: 502, title: 'Model server rejected the request' },
   GW_ERR_TRITON_INTERNAL: { status: 502, title: 'Model server error' },
+  GW_ERR_MODEL_UNAVAILABLE: { status: 503, title: 'Model not available' },
   // generation and everything else
   GW_ERR_DEADLINE: { status: 504, title: 'Request deadline exceeded' },
   GW_ERR_NOT_FOUND: { status: 404, title: 'Not found' },

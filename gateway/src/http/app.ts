@@ -1,23 +1,32 @@
 /**
  * @module http/app
- * The Express application, its middleware in request order: request id, routes (upload →
- * validation → captioning), 404, problem+json errors.
+ * The Express application, its middleware in request order: request id, request observation
+ * (request-scoped logger, metrics, the one access-log line), routes (upload → validation →
+ * captioning), 404, problem+json errors.
  */
 import express, { type Express } from 'express';
+import type { Logger } from '../observability/index.js';
+import { docsRoutes } from './docs.js';
+import { observeRequests } from './observe-requests.js';
 import { notFound, problemHandler } from './problem.js';
 import { requestId } from './request-id.js';
 import { type RouteDeps, routes } from './routes.js';
 
 export interface AppDeps extends RouteDeps {
+  /** Lines outside any request; a request's own lines go to its child logger, `res.locals['log']`. */
   readonly log: (level: 'info' | 'warn' | 'error', msg: string, extra?: object) => void;
+  /** The root logger; each request gets a child carrying its request id. */
+  readonly logger: Logger;
 }
 
 export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.use(requestId);
+  app.use(observeRequests({ logger: deps.logger, metrics: deps.metrics }));
+  app.use(docsRoutes(deps));
   app.use(routes(deps));
   app.use(notFound);
-  app.use(problemHandler((level, msg, extra) => deps.log(level, msg, extra)));
+  app.use(problemHandler);
   return app;
 }

@@ -1,16 +1,21 @@
 /**
  * @module http/routes
- * The gateway's routes: POST /caption, GET /healthz (process alive), GET /readyz (model server
- * ready and the models loaded), GET /v1/models (models, versions and states).
+ * The gateway's routes: POST /caption, POST /classify, GET /healthz (process alive), GET /readyz
+ * (model server ready and the models loaded), GET /v1/models (models, versions and states),
+ * GET /metrics (Prometheus text format).
  */
 import { Router } from 'express';
 import type { CaptionService } from '../captioning/caption-service.js';
+import type { ClassifyService } from '../classification/classify-service.js';
+import type { GatewayMetrics } from '../observability/index.js';
 import type { TritonClient } from '../triton/client.js';
-import { parseCaptionOptions } from '../validation/index.js';
+import { parseCaptionOptions, parseClassifyOptions } from '../validation/index.js';
+import type { CaptionResponse, ClassifyResponse, HealthResponse, ModelsResponse, ReadyResponse } from './openapi/index.js';
 import { readUpload, type Upload } from './upload.js';
 
 export interface RouteDeps {
   readonly captions: CaptionService;
+  readonly classifier: ClassifyService;
   readonly client: TritonClient;
   /** Models /readyz requires to be ready. */
   readonly requiredModels: readonly string[];
@@ -18,6 +23,7 @@ export interface RouteDeps {
   readonly requestTimeoutMs: number;
   readonly callTimeoutMs: number;
   readonly limits: { maxNewTokens: number; maxBeams: number };
+  readonly metrics: GatewayMetrics;
 }
 
 const HEALTH_TIMEOUT_MS = 2000;
@@ -26,7 +32,7 @@ export function routes(deps: RouteDeps): Router {
   const router = Router();
 
   router.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
+    res.json({ status: 'ok' } satisfies HealthResponse);
   });
 
   router.get('/readyz', async (_req, res) => {
@@ -37,7 +43,12 @@ export function routes(deps: RouteDeps): Router {
     );
     const ready = server && Object.values(models).every(Boolean);
     if (!ready) res.set('Retry-After', '1');
-    res.status(ready ? 200 : 503).json({ ready, modelServer: server, models });
+    res.status(ready ? 200 : 503).json({ ready, modelServer: server, models } satisfies ReadyResponse);
+  });
+
+  router.get('/metrics', async (_req, res) => {
+    const text = await deps.metrics.text();
+    res.type(deps.metrics.contentType).send(text);
   });
 
   router.get('/v1/models', async (_req, res) => {
@@ -64,7 +75,7 @@ export function routes(deps: RouteDeps): Router {
         };
       }),
     );
-    res.json({ models });
+    res.json({ models } satisfies ModelsResponse);
   });
 
   router.post('/caption', readUpload(deps.maxUploadBytes), async (_req, res) => {
@@ -76,26 +87,41 @@ export function routes(deps: RouteDeps): Router {
       deadline: Date.now() + deps.requestTimeoutMs,
       callTimeoutMs: deps.callTimeoutMs,
     });
-    const t = result.timingsMs;
-    res.set(
-      'Server-Timing',
-      [`preprocess;dur=${t.preprocess.toFixed(1)}`, `encode;dur=${t.encode.toFixed(1)}`, `generate;dur=${t.generate.toFixed(1)}`, `total;dur=${t.total.toFixed(1)}`].join(', '),
-    );
+    deps.metrics.observeCaption({ ...result.timingsMs, decode: result.decodeMs }, result.tokens);
+    res.set('Server-Timing', serverTiming(result.timingsMs));
     res.json({
       caption: result.caption,
       model: { encoder: deps.captions.models.encoder.model, decoder: deps.captions.models.decoder.model },
       tokens: result.tokens,
       finish_reason: result.finishReason,
-      timings_ms: {
-        preprocess: round(t.preprocess),
-        encode: round(t.encode),
-        generate: round(t.generate),
-        total: round(t.total),
-      },
+      ...(result.food ? { food: { label: result.food.label, confidence: result.food.confidence } } : {}),
+      timings_ms: roundAll(result.timingsMs),
+    } satisfies CaptionResponse);
+  });
+
+  router.post('/classify', readUpload(deps.maxUploadBytes), async (_req, res) => {
+    const upload = res.locals['upload'] as Upload;
+    const options = parseClassifyOptions(upload.options);
+    const result = await deps.classifier.classify(upload.image, options, {
+      requestId: res.locals['requestId'] as string,
+      deadline: Date.now() + Math.min(deps.requestTimeoutMs, deps.callTimeoutMs),
     });
+    res.set('Server-Timing', serverTiming(result.timingsMs));
+    res.json({
+      model: result.model,
+      labels: result.labels,
+      embedding: result.embedding,
+      profile: result.profile,
+      timings_ms: roundAll(result.timingsMs),
+    } satisfies ClassifyResponse);
   });
 
   return router;
 }
 
 const round = (ms: number) => Math.round(ms * 10) / 10;
+const roundAll = <T extends Record<string, number>>(timings: T) => Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, round(v)])) as T;
+const serverTiming = (timings: Record<string, number>) =>
+  Object.entries(timings)
+    .map(([k, v]) => `${k};dur=${v.toFixed(1)}`)
+    .join(', ');

@@ -20,7 +20,9 @@ export function readUpload(maxBytes: number): RequestHandler {
     // multer's defaults are unbounded; every limit is set.
     limits: { fileSize: maxBytes, files: 1, fields: 16, parts: 20, fieldSize: 4096, fieldNameSize: 100 },
   }).single('image');
-  const raw = express.raw({ type: 'image/*', limit: maxBytes });
+  // type-is cannot parse a media range: `Content-Type: image/*` (what Swagger UI sends for the
+  // documented image/* body) would pass the check below yet be left unread, an "empty upload".
+  const raw = express.raw({ type: (req) => (req.headers['content-type'] ?? '').startsWith('image/'), limit: maxBytes });
 
   return (req, res, next) => {
     const type = req.get('content-type') ?? '';

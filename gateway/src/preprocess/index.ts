@@ -13,3 +13,5 @@ export type {
 } from './decode-image.js';
 export { writePixelValues } from './pixel-values.js';
 export type { Normalisation } from './pixel-values.js';
+export { CROP_SIDE, ZOOM_FACTOR, zoomCrop } from './zoom-crop.js';
+export type { ZoomCrop } from './zoom-crop.js';

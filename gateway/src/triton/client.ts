@@ -13,6 +13,7 @@ import {
   type RepositoryIndexResponse_ModelIndex,
 } from '../../../proto/gen/grpc_service.js';
 import type { ModelConfig } from '../../../proto/gen/model_config.js';
+import { type ErrorCode, GatewayError } from '../errors/index.js';
 import { toGatewayError } from './status-map.js';
 
 /** A tensor as raw little-endian bytes, as the protocol carries it. */
@@ -41,11 +42,32 @@ const CHANNEL_OPTIONS = {
 
 type Callback<T> = (err: ServiceError | null, res: T) => void;
 
+/** A failed ModelInfer call as {@link TritonClientOptions.onCall} sees it. */
+export interface ModelCallFailure {
+  /** The gRPC status name, e.g. `UNAVAILABLE`; `UNKNOWN` when the call failed without one. */
+  readonly grpcCode: string;
+  /** The gateway's catalogue code the failure maps to, e.g. `GW_ERR_TRITON_UNAVAILABLE`. */
+  readonly code: ErrorCode;
+}
+
+export interface TritonClientOptions {
+  /**
+   * Called after every ModelInfer call, successful or not, with its duration in seconds (for
+   * metrics; this module knows nothing of them). It must not throw.
+   */
+  readonly onCall?: (model: string, seconds: number, failure?: ModelCallFailure) => void;
+}
+
 export class TritonClient {
   private readonly client: GRPCInferenceServiceClient;
+  private readonly onCall: TritonClientOptions['onCall'];
 
-  constructor(readonly address: string) {
+  constructor(
+    readonly address: string,
+    options: TritonClientOptions = {},
+  ) {
     this.client = new GRPCInferenceServiceClient(address, credentials.createInsecure(), CHANNEL_OPTIONS);
+    this.onCall = options.onCall;
   }
 
   private call<Req, Res>(
@@ -110,7 +132,15 @@ export class TritonClient {
       }),
       rawInputContents: names.map((n) => inputs[n]!.raw),
     };
-    const res: ModelInferResponse = await this.call(this.client.modelInfer, req, options.deadline, `ModelInfer '${model}'`);
+    const t0 = performance.now();
+    let res: ModelInferResponse;
+    try {
+      res = await this.call(this.client.modelInfer, req, options.deadline, `ModelInfer '${model}'`);
+    } catch (err) {
+      this.onCall?.(model, (performance.now() - t0) / 1000, failureOf(err));
+      throw err;
+    }
+    this.onCall?.(model, (performance.now() - t0) / 1000);
     const out = new Map<string, RawTensor>();
     res.outputs.forEach((o, i) => out.set(o.name, { datatype: o.datatype, shape: o.shape.map(Number), raw: res.rawOutputContents[i] ?? new Uint8Array(0) }));
     return out;
@@ -119,6 +149,15 @@ export class TritonClient {
   close(): void {
     this.client.close();
   }
+}
+
+/** The gRPC status name and catalogue code of an error {@link toGatewayError} made. */
+function failureOf(err: unknown): ModelCallFailure {
+  const grpc = err instanceof GatewayError ? (err.cause as Partial<ServiceError> | undefined)?.code : undefined;
+  return {
+    grpcCode: grpc !== undefined ? (status[grpc] ?? String(grpc)) : 'UNKNOWN',
+    code: err instanceof GatewayError ? err.code : 'GW_ERR_INTERNAL',
+  };
 }
 
 /** Float32 values of raw bytes; copies only when the bytes are not 4-byte aligned. */

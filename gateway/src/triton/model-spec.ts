@@ -59,6 +59,10 @@ export interface DecoderSpec {
   readonly maxNewTokens: number;
   /** Vocabulary size: the logits output's last dimension. */
   readonly vocabSize: number;
+  /** Most sequences one request may carry (the config's max_batch_size). */
+  readonly maxBatchSize: number;
+  /** [N, D] of one image's `image_embeds`. */
+  readonly embedsShape: readonly [number, number];
 }
 
 function parametersOf(config: ModelConfig): Record<string, string> {
@@ -103,6 +107,12 @@ export function decoderSpecOf(config: ModelConfig): DecoderSpec {
   if (!ids || Number(ids.dims[0]) !== p.max_length) {
     throw new Error(`model '${config.name}': max_length ${p.max_length} disagrees with input_ids dims`);
   }
+  const embeds = config.input.find((i) => i.name === 'image_embeds');
+  if (!embeds || embeds.dims.length !== 2 || embeds.dims.some((d) => Number(d) <= 0)) {
+    throw new Error(`model '${config.name}' has no 'image_embeds' input of fixed dims [N, D]`);
+  }
+  // Decode steps of concurrent captions are sent as one batch, so the decoder must batch.
+  if (config.maxBatchSize <= 0) throw new Error(`model '${config.name}' needs max_batch_size > 0 (decode steps are batched)`);
   return {
     model: config.name,
     tokenizerFile: p.tokenizer,
@@ -114,5 +124,66 @@ export function decoderSpecOf(config: ModelConfig): DecoderSpec {
     promptTemplate: p.prompt_template,
     maxNewTokens: p.max_new_tokens,
     vocabSize: Number(logits.dims[0]),
+    maxBatchSize: config.maxBatchSize,
+    embedsShape: [Number(embeds.dims[0]), Number(embeds.dims[1])],
   };
+}
+
+/** The food classifier: its preprocessing and which output is which. */
+export interface ClassifierSpec {
+  readonly model: string;
+  readonly image: ImageSpec;
+  /** The class-score output (the one with a `label_filename`), [C]. */
+  readonly scoresOutput: string;
+  readonly classes: number;
+  /** The image-embedding output, [E]. */
+  readonly embeddingOutput: string;
+}
+
+/** The food_caption ensemble: one image in, the food class and the caption encoder's embeddings out. */
+export interface FoodCaptionSpec {
+  readonly model: string;
+  readonly inputName: string;
+  /** The class-score output (with a `label_filename`), asked for through classification. */
+  readonly scoresOutput: string;
+  /** The image embeddings output, [N, D] as the caption encoder's. */
+  readonly embedsOutput: string;
+}
+
+function labelledOutput(config: ModelConfig): string {
+  const scores = config.output.filter((o) => o.labelFilename !== '' && o.dims.length === 1);
+  if (scores.length !== 1) throw new Error(`model '${config.name}' needs exactly one [C] output with a label_filename, has ${scores.length}`);
+  return scores[0]!.name;
+}
+
+function requireBatching(config: ModelConfig): void {
+  if (config.maxBatchSize <= 0) throw new Error(`model '${config.name}' needs max_batch_size > 0 (the gateway sends a batch dimension)`);
+}
+
+/** Preprocessing and outputs of a classifier with `probabilities` (labelled) and `embedding`. */
+export function classifierSpecOf(config: ModelConfig): ClassifierSpec {
+  requireBatching(config);
+  const scoresOutput = labelledOutput(config);
+  const embedding = config.output.find((o) => o.name !== scoresOutput && o.dims.length === 1);
+  if (!embedding) throw new Error(`model '${config.name}' has no [E] embedding output beside '${scoresOutput}'`);
+  return {
+    model: config.name,
+    image: imageSpecOf(config),
+    scoresOutput,
+    classes: Number(config.output.find((o) => o.name === scoresOutput)!.dims[0]),
+    embeddingOutput: embedding.name,
+  };
+}
+
+/**
+ * The ensemble's tensors, checked against the caption encoder it feeds: its image input must be
+ * the encoder's [3,S,S] (the gateway preprocesses once, with the encoder's parameters).
+ */
+export function foodCaptionSpecOf(config: ModelConfig, encoder: ImageSpec): FoodCaptionSpec {
+  requireBatching(config);
+  const input = config.input.find((i) => i.dims.length === 3 && i.dims.map(Number).join() === [3, encoder.size, encoder.size].join());
+  if (!input) throw new Error(`model '${config.name}' has no [3,${encoder.size},${encoder.size}] input matching '${encoder.model}'`);
+  const embeds = config.output.find((o) => o.dims.length === 2);
+  if (!embeds) throw new Error(`model '${config.name}' has no [N,D] image embeddings output`);
+  return { model: config.name, inputName: input.name, scoresOutput: labelledOutput(config), embedsOutput: embeds.name };
 }

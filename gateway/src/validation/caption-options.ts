@@ -4,7 +4,7 @@
  * Unknown options are rejected, so a misspelt option never silently does nothing.
  */
 import { z } from 'zod';
-import { GatewayError } from '../errors/index.js';
+import { optionsError } from './option-error.js';
 
 export interface OptionLimits {
   readonly maxNewTokens: number;
@@ -29,7 +29,9 @@ export function captionOptionsSchema(limits: OptionLimits) {
     .refine((o) => o.max_new_tokens === undefined || o.min_new_tokens <= o.max_new_tokens, {
       message: 'min_new_tokens must not exceed max_new_tokens',
       path: ['min_new_tokens'],
-    });
+    })
+    // With food the prompt is the food label's; a second prompt would be silently dropped.
+    .refine((o) => !(o.food && o.prompt !== undefined), { message: 'food=true writes its own prompt; send one or the other', path: ['prompt'] });
 }
 
 export type CaptionOptions = z.infer<ReturnType<typeof captionOptionsSchema>>;
@@ -38,9 +40,5 @@ export type CaptionOptions = z.infer<ReturnType<typeof captionOptionsSchema>>;
 export function parseCaptionOptions(values: Record<string, unknown>, limits: OptionLimits): CaptionOptions {
   const result = captionOptionsSchema(limits).safeParse(values);
   if (result.success) return result.data;
-  const problems = result.error.issues.map((i) => {
-    if (i.code === 'unrecognized_keys') return `unknown option(s): ${i.keys.join(', ')}`;
-    return `${i.path.join('.') || 'options'}: ${i.message}`;
-  });
-  throw new GatewayError('GW_ERR_OPTION_INVALID', problems.join('; '));
+  throw optionsError(result.error);
 }
