@@ -14,7 +14,8 @@ export const ConfigSchema = z.object({
   /** host:port of Triton's gRPC endpoint; unset starts the embedded model server on loopback. */
   TRITON_URL: z
     .string()
-    .regex(/^[\w.-]+:\d+$|^\[[0-9a-fA-F:]+\]:\d+$/, 'expected host:port, e.g. triton:8001')
+    // dns:/// asks grpc-js to resolve every address of the name and spread calls over them.
+    .regex(/^(dns:\/\/\/)?([\w.-]+|\[[0-9a-fA-F:]+\]):\d+$/, 'expected host:port or dns:///host:port, e.g. triton:8001')
     .optional(),
   /** Model repository the embedded model server serves (when TRITON_URL is unset). */
   MODEL_REPOSITORY: z.string().min(1).default('model_repository'),

@@ -35,9 +35,13 @@ export interface InferOptions {
 // Triton's own clients set both limits to INT32_MAX; grpc-js receives only 4 MiB by default and
 // an encoder's batched embeddings pass that. Keepalive stays off: Triton treats pings more
 // often than every 5 minutes without data as abuse (GOAWAY too_many_pings).
+// round_robin: with a dns:///name:port target resolving to several Triton replicas, calls are
+// spread over all of them (grpc-js's default, pick_first, would use one); with one address it is
+// the same as pick_first. grpc-js takes the policy only through a service config.
 const CHANNEL_OPTIONS = {
   'grpc.max_receive_message_length': 2_147_483_647,
   'grpc.max_send_message_length': 2_147_483_647,
+  'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
 };
 
 type Callback<T> = (err: ServiceError | null, res: T) => void;
