@@ -1,6 +1,7 @@
 """Helpers shared by the training scripts: seeding, threads, timing, tensors for parity files."""
 from __future__ import annotations
 
+import argparse
 import base64
 import json
 import os
@@ -59,3 +60,18 @@ def image_parameters(size: int, mean, std) -> dict[str, str]:
     fmt = lambda xs: ','.join(f'{x:.8g}' for x in xs)
     return {'image_size': str(size), 'resize_mode': 'squash', 'resample': 'bicubic',
             'rescale_factor': '0.00392156862745098', 'image_mean': fmt(mean), 'image_std': fmt(std)}
+
+
+def training_parser(doc: str, lr: float, save: str) -> argparse.ArgumentParser:
+    """The options both training scripts take; each adds its own."""
+    ap = argparse.ArgumentParser(description=doc)
+    ap.add_argument('--data', type=Path, required=True)
+    ap.add_argument('--repo', type=Path, required=True)
+    ap.add_argument('--parity', type=Path, required=True)
+    ap.add_argument('--epochs', type=int, default=8)
+    ap.add_argument('--batch', type=int, default=128)
+    ap.add_argument('--lr', type=float, default=lr)
+    ap.add_argument('--seed', type=int, default=1)
+    ap.add_argument('--threads', type=int, default=2)
+    ap.add_argument('--save', type=Path, default=Path(save), help='where to keep the PyTorch weights (state_dict)')
+    return ap

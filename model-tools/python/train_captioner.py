@@ -8,7 +8,6 @@ parity fixtures (a held-out batch with PyTorch's outputs) for the ONNX check.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 from pathlib import Path
@@ -18,7 +17,7 @@ import torch
 from torch import nn
 
 from captioner import STEM_STRIDE, Captioner, CaptionerConfig, LastPositionDecoder
-from common import Timer, image_parameters, setup, triton_configs, write_parity
+from common import Timer, image_parameters, setup, training_parser, triton_configs, write_parity
 from data import FOOD_CLASSES, MEAN, STD, load_split, normalise
 from tokenizer import DEC, PAD, SEP, WordPiece
 
@@ -134,19 +133,10 @@ def export(model: Captioner, tok: WordPiece, c: CaptionerConfig, val_pixels: tor
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument('--data', type=Path, required=True)
-    ap.add_argument('--repo', type=Path, required=True)
-    ap.add_argument('--parity', type=Path, required=True)
-    ap.add_argument('--epochs', type=int, default=8)
+    ap = training_parser(__doc__, lr=1e-3, save='../../.cache/captioner.pt')
     ap.add_argument('--init-stem', type=Path, help="the trained food_classifier's model.onnx, whose convolutions start the encoder")
     ap.add_argument('--frozen-stem-blocks', type=int, default=0, help='with --init-stem, how many of the first conv blocks keep the classifier weights')
     ap.add_argument('--mirror-probability', type=float, default=0.0, help='share of scenes shown mirrored, with their mirrored caption')
-    ap.add_argument('--batch', type=int, default=128)
-    ap.add_argument('--lr', type=float, default=1e-3)
-    ap.add_argument('--seed', type=int, default=1)
-    ap.add_argument('--threads', type=int, default=2)
-    ap.add_argument('--save', type=Path, default=Path('../../.cache/captioner.pt'), help='where to keep the PyTorch weights (state_dict)')
     args = ap.parse_args()
     setup(args.seed, args.threads)
     timer = Timer()

@@ -10,7 +10,6 @@ preprocessed tensor to both.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 from pathlib import Path
@@ -19,7 +18,7 @@ import onnx
 import torch
 from torch import nn
 
-from common import Timer, image_parameters, setup, triton_configs, write_parity, write_text
+from common import Timer, image_parameters, setup, training_parser, triton_configs, write_parity, write_text
 from data import FOOD_CLASSES, MEAN, STD, load_split, normalise
 
 
@@ -64,16 +63,7 @@ def accuracy(model: nn.Module, pixels: torch.Tensor, labels: torch.Tensor) -> fl
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument('--data', type=Path, required=True)
-    ap.add_argument('--repo', type=Path, required=True)
-    ap.add_argument('--parity', type=Path, required=True)
-    ap.add_argument('--epochs', type=int, default=8)
-    ap.add_argument('--batch', type=int, default=128)
-    ap.add_argument('--lr', type=float, default=3e-3)
-    ap.add_argument('--seed', type=int, default=1)
-    ap.add_argument('--threads', type=int, default=2)
-    ap.add_argument('--save', type=Path, default=Path('../../.cache/classifier.pt'), help='where to keep the PyTorch weights (state_dict)')
+    ap = training_parser(__doc__, lr=3e-3, save='../../.cache/classifier.pt')
     args = ap.parse_args()
     setup(args.seed, args.threads)
     timer = Timer()
