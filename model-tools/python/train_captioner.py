@@ -46,10 +46,9 @@ def build_batches(tok: WordPiece, records: list[dict], length: int, generator: t
 
     Mirroring is the one augmentation that changes the caption: the grammar names items left to
     right, so a mirrored scene takes `mirrored_caption` (the dataset writer composes it with the
-    same TypeScript grammar). It is off by default: the committed captioner names every item of
-    99% of its 16,000 training scenes but of 83% of held-out three-item scenes (it memorises), yet
-    40,000 scenes x 3 epochs with half mirrored and 3 frozen stem blocks, the same compute, named
-    fewer (90.9% against 92.9% of held-out scenes): it had not converged. See the model card."""
+    same TypeScript grammar). Trained on 16,000 scenes without it, the captioner named every item of
+    99% of its training scenes but of 83% of held-out three-item scenes: it memorised. The
+    committed one sees 40,000 scenes, half mirrored (train-models.sh). See the model card."""
     ids, loss_mask = [], []
     prompted = torch.rand(len(records), generator=generator) < PROMPT_PROBABILITY
     mirrored = torch.rand(len(records), generator=generator) < mirror_probability

@@ -64,10 +64,13 @@ def accuracy(model: nn.Module, pixels: torch.Tensor, labels: torch.Tensor) -> fl
 
 def main() -> None:
     ap = training_parser(__doc__, lr=3e-3, save='../../.cache/classifier.pt')
+    ap.add_argument('--train-limit', type=int, help='train on the first N training scenes only')
     args = ap.parse_args()
     setup(args.seed, args.threads)
     timer = Timer()
     train_u8, train_records = load_split(args.data, 'train')
+    if args.train_limit:
+        train_u8, train_records = train_u8[: args.train_limit], train_records[: args.train_limit]
     val_u8, val_records = load_split(args.data, 'val')
     x, vx = normalise(train_u8), normalise(val_u8)
     y = torch.tensor([r['label_index'] for r in train_records])
