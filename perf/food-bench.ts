@@ -15,7 +15,7 @@ import { writePixelValues } from '../gateway/src/preprocess/pixel-values.js';
 import { type RawTensor, TritonClient } from '../gateway/src/triton/client.js';
 import { imageSpecOf } from '../gateway/src/triton/model-spec.js';
 import { generateScene, renderScene, resizeForModel } from '../model-tools/scenes/index.js';
-import { closedLoop, type LoadResult, percentile, printTable } from './lib/measure.js';
+import { closedLoop, type LoadResult, type LoadSummary, mergeLoads, printTable, summariseLoad } from './lib/measure.js';
 import { startGatewayProcess, startModelServerProcess } from './lib/processes.js';
 
 const { values: args } = parseArgs({ options: { requests: { type: 'string', default: '400' }, out: { type: 'string', default: 'perf/results/food.json' } } });
@@ -23,23 +23,12 @@ const REQUESTS = Number(args.requests);
 const REPO = 'model_repository';
 const later = () => Date.now() + 30_000;
 
-interface Row {
+interface Row extends LoadSummary {
   readonly path: string;
   readonly concurrency: number;
-  readonly p50: number;
-  readonly p90: number;
-  readonly rps: number;
-  readonly errors: number;
 }
 
-const row = (path: string, concurrency: number, r: LoadResult): Row => ({
-  path,
-  concurrency,
-  p50: percentile(r.latenciesMs, 50),
-  p90: percentile(r.latenciesMs, 90),
-  rps: r.requests / r.seconds,
-  errors: r.errors,
-});
+const row = (path: string, concurrency: number, r: LoadResult): Row => ({ path, concurrency, ...summariseLoad(r) });
 
 async function ensembleVersusSeparate(): Promise<Row[]> {
   const server = await startModelServerProcess(REPO);
@@ -76,7 +65,7 @@ async function ensembleVersusSeparate(): Promise<Row[]> {
         runs.ensemble.push(await closedLoop(concurrency, 0, ensemble, REQUESTS / 4));
         runs.separate.push(await closedLoop(concurrency, 0, separate, REQUESTS / 4));
       }
-      for (const [path, results] of Object.entries(runs)) rows.push(row(path, concurrency, merge(results)));
+      for (const [path, results] of Object.entries(runs)) rows.push(row(path, concurrency, mergeLoads(results)));
     }
     return rows;
   } finally {
@@ -99,15 +88,6 @@ async function classifyThroughput(configName: string, jpegs: Buffer[]): Promise<
   } finally {
     await gw.stop();
   }
-}
-
-function merge(results: readonly LoadResult[]): LoadResult {
-  return {
-    requests: results.reduce((a, r) => a + r.requests, 0),
-    errors: results.reduce((a, r) => a + r.errors, 0),
-    seconds: results.reduce((a, r) => a + r.seconds, 0),
-    latenciesMs: results.flatMap((r) => r.latenciesMs),
-  };
 }
 
 async function main(): Promise<void> {

@@ -19,7 +19,7 @@ import { logSoftmax } from '../gateway/src/generation/index.js';
 import { decoderInputs } from '../gateway/src/triton/decoder-inputs.js';
 import { OnnxCaptioner } from '../model-tools/check/onnx-captioner.js';
 import { generateScene, renderScene, resizeForModel } from '../model-tools/scenes/index.js';
-import { closedLoop, percentile, printTable } from './lib/measure.js';
+import { closedLoop, type LoadSummary, percentile, printTable, summariseLoad } from './lib/measure.js';
 import { writeLatencyChart, writeThroughputChart } from './lib/plot.js';
 import { startGatewayProcess } from './lib/processes.js';
 
@@ -77,7 +77,7 @@ async function main(): Promise<void> {
 
   // ---- gateway over HTTP ----
   const gw = await startGatewayProcess();
-  const rows: Array<{ concurrency: number; requests: number; errors: number; p50: number; p90: number; p99: number; rps: number; stagesMs: Record<string, number> }> = [];
+  const rows: Array<LoadSummary & { concurrency: number; stagesMs: Record<string, number> }> = [];
   try {
     let k = 0;
     let stages: Record<string, number[]> = {};
@@ -92,7 +92,7 @@ async function main(): Promise<void> {
       stages = {};
       const r = await closedLoop(concurrency, 0, send, REQUESTS);
       const stagesMs = Object.fromEntries(Object.entries(stages).map(([name, xs]) => [name, xs.reduce((a, b) => a + b, 0) / xs.length]));
-      rows.push({ concurrency, requests: r.requests, errors: r.errors, p50: percentile(r.latenciesMs, 50), p90: percentile(r.latenciesMs, 90), p99: percentile(r.latenciesMs, 99), rps: r.requests / r.seconds, stagesMs });
+      rows.push({ concurrency, ...summariseLoad(r), stagesMs });
     }
   } finally {
     await gw.stop();

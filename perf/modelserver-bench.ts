@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { GRPCInferenceServiceClient, ModelInferRequest, ModelInferResponse } from '../proto/gen/grpc_service.js';
 import { addSubModel, linearClassifierModel, makeTempRepository, smallConvNetModel, writeModelRepository, simpleModelConfig } from '../modelserver/test/fixtures/models.js';
-import { closedLoop, type LoadResult, percentile, printTable } from './lib/measure.js';
+import { closedLoop, type LoadResult, mergeLoads, percentile, printTable, summariseLoad } from './lib/measure.js';
 
 const { values: args } = parseArgs({ options: { seconds: { type: 'string', default: '20' }, out: { type: 'string', default: 'perf/results/modelserver.json' } } });
 const SECONDS = Number(args.seconds);
@@ -229,10 +229,8 @@ async function main(): Promise<void> {
         for (const v of order) runs[v]!.push(await closedLoop(CONCURRENCY, SECONDS / ROUNDS, infers[v]!));
       }
       const summary = (rs: LoadResult[]) => {
-        const latencies = rs.flatMap((r) => r.latenciesMs);
-        const requests = rs.reduce((n, r) => n + r.requests, 0);
-        const seconds = rs.reduce((n, r) => n + r.seconds, 0);
-        return { imagesPerSecond: requests / seconds, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), errors: rs.reduce((n, r) => n + r.errors, 0) };
+        const { rps, p50, p99, errors } = summariseLoad(mergeLoads(rs));
+        return { imagesPerSecond: rps, p50Ms: p50, p99Ms: p99, errors };
       };
       const served = { plain: summary(runs['plain']!), dynamic: summary(runs['dynamic']!) };
       const roundGains = runs['dynamic']!.map((d, i) => d.requests / d.seconds / (runs['plain']![i]!.requests / runs['plain']![i]!.seconds));

@@ -19,6 +19,31 @@ export interface LoadResult {
   readonly latenciesMs: number[];
 }
 
+/** Several runs of the same load (rounds) as one. */
+export function mergeLoads(results: readonly LoadResult[]): LoadResult {
+  return {
+    requests: results.reduce((n, r) => n + r.requests, 0),
+    errors: results.reduce((n, r) => n + r.errors, 0),
+    seconds: results.reduce((n, r) => n + r.seconds, 0),
+    latenciesMs: results.flatMap((r) => r.latenciesMs),
+  };
+}
+
+/** What a load table prints: counts, latency percentiles (ms) and throughput (requests/s). */
+export interface LoadSummary {
+  readonly requests: number;
+  readonly errors: number;
+  readonly p50: number;
+  readonly p90: number;
+  readonly p99: number;
+  readonly rps: number;
+}
+
+export function summariseLoad(r: LoadResult): LoadSummary {
+  const [p50, p90, p99] = [50, 90, 99].map((p) => percentile(r.latenciesMs, p)) as [number, number, number];
+  return { requests: r.requests, errors: r.errors, p50, p90, p99, rps: r.requests / r.seconds };
+}
+
 /**
  * Closed-loop load: `concurrency` workers each send the next request as soon as the previous
  * answered, for `seconds` and at least `minRequests` requests in total.
