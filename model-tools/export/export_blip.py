@@ -91,11 +91,8 @@ def image_parameters(pre: dict, vision_image_size: int) -> dict[str, str]:
     }
 
 
-def render_configs(source: str, image: dict[str, str], tokens: int, hidden: int, vocab: int, length: int,
-                   bos: int, eos: int, pad: int, max_new_tokens: int, variant: str = 'default') -> tuple[str, str]:
-    """The caption_encoder and caption_decoder configurations of `variant` ('default' is
-    config.pbtxt's, or one of triton_configs.VARIANTS), rendered by triton_configs.py as the demo's."""
-    size = int(image['image_size'])
+def config_headers(source: str) -> tuple[str, str]:
+    """The comments at the top of the encoder's and the decoder's config.pbtxt."""
     enc_header = (f'BLIP vision encoder, exported by model-tools/export/export_blip.py from: {source}.\n'
                   'pixel_values -> image_embeds (vision_model last_hidden_state, after post_layernorm).')
     dec_header = (f'BLIP text decoder, exported by model-tools/export/export_blip.py from: {source}.\n'
@@ -103,11 +100,16 @@ def render_configs(source: str, image: dict[str, str], tokens: int, hidden: int,
                   'last attended position out. The gateway builds the start sequence as BLIP\'s generate does: [CLS] prompt [SEP]\n'
                   'from tokenizer.json, [CLS] replaced by [DEC] (bos_token_id), [SEP] dropped; it stops on [SEP]\n'
                   '(eos_token_id here is BLIP\'s sep_token_id 102, not the config\'s unused eos 2).')
-    generation = {
-        'tokenizer': 'tokenizer.json', 'max_length': str(length), 'bos_token_id': str(bos), 'eos_token_id': str(eos),
-        'pad_token_id': str(pad), 'default_prompt': '', 'prompt_template': PROMPT_TEMPLATE, 'max_new_tokens': str(max_new_tokens),
-    }
-    enc = triton_configs.encoder_config(enc_header, size, tokens, hidden, image, variant)
+    return enc_header, dec_header
+
+
+def render_configs(source: str, image: dict[str, str], tokens: int, hidden: int, vocab: int, length: int,
+                   bos: int, eos: int, pad: int, max_new_tokens: int, variant: str = 'default') -> tuple[str, str]:
+    """The caption_encoder and caption_decoder configurations of `variant` ('default' is
+    config.pbtxt's, or one of triton_configs.VARIANTS), rendered by triton_configs.py as the demo's."""
+    enc_header, dec_header = config_headers(source)
+    generation = triton_configs.generation_parameters(length, bos, eos, pad, PROMPT_TEMPLATE, max_new_tokens)
+    enc = triton_configs.encoder_config(enc_header, int(image['image_size']), tokens, hidden, image, variant)
     dec = triton_configs.decoder_config(dec_header, length, tokens, hidden, vocab, generation, variant)
     return enc, dec
 
@@ -125,11 +127,10 @@ def write_configs(repo: Path, source: str, image: dict[str, str], tokens: int, h
                   bos: int, eos: int, pad: int, max_new_tokens: int) -> None:
     """caption_encoder/ and caption_decoder/ config.pbtxt with their configs/<variant>.pbtxt, then
     the food_caption ensemble for this encoder's input size and image_embeds dims."""
-    def render(variant: str) -> tuple[str, str]:
-        return render_configs(source, image, tokens, hidden, vocab, length, bos, eos, pad, max_new_tokens, variant)
-    triton_configs.write_with_variants(repo / 'caption_encoder', lambda variant: render(variant)[0])
-    triton_configs.write_food_caption(repo, int(image['image_size']), tokens, hidden, food_labels(repo))
-    triton_configs.write_with_variants(repo / 'caption_decoder', lambda variant: render(variant)[1])
+    enc_header, dec_header = config_headers(source)
+    generation = triton_configs.generation_parameters(length, bos, eos, pad, PROMPT_TEMPLATE, max_new_tokens)
+    triton_configs.write_caption_models(repo, enc_header, dec_header, int(image['image_size']), tokens, hidden, vocab, length,
+                                        image, generation, food_labels(repo))
 
 
 def gateway_prefix(ids_with_specials: list[int], bos: int) -> list[int]:

@@ -121,6 +121,23 @@ def food_caption_config(size: int, classes: int, tokens: int, hidden: int) -> st
     )
 
 
+def generation_parameters(length: int, bos: int, eos: int, pad: int, prompt_template: str, max_new_tokens: int) -> dict[str, str]:
+    """The decoder's parameters the gateway generates with (gateway/src/triton/model-spec.ts)."""
+    return {
+        'tokenizer': 'tokenizer.json', 'max_length': str(length), 'bos_token_id': str(bos), 'eos_token_id': str(eos),
+        'pad_token_id': str(pad), 'default_prompt': '', 'prompt_template': prompt_template, 'max_new_tokens': str(max_new_tokens),
+    }
+
+
+def write_caption_models(repo: Path, encoder_header: str, decoder_header: str, size: int, tokens: int, hidden: int, vocab: int,
+                         length: int, image_params: dict[str, str], generation_params: dict[str, str], labels: list[str]) -> None:
+    """caption_encoder/ and caption_decoder/ config.pbtxt with their configs/ variants, and the
+    food_caption ensemble for this encoder's input size and image_embeds dims."""
+    write_with_variants(repo / 'caption_encoder', lambda variant: encoder_config(encoder_header, size, tokens, hidden, image_params, variant))
+    write_with_variants(repo / 'caption_decoder', lambda variant: decoder_config(decoder_header, length, tokens, hidden, vocab, generation_params, variant))
+    write_food_caption(repo, size, tokens, hidden, labels)
+
+
 def write_with_variants(model_dir: Path, render) -> None:
     """Writes config.pbtxt and configs/<variant>.pbtxt; `render(variant)` returns the text."""
     (model_dir / 'configs').mkdir(parents=True, exist_ok=True)

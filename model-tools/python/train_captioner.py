@@ -122,14 +122,9 @@ def export(model: Captioner, tok: WordPiece, c: CaptionerConfig, val_pixels: tor
     dec_header = ('Demo BLIP-shaped text decoder: fixed-length right-padded input_ids/attention_mask and the\n'
                   'image embeddings in, logits of the last attended position out, so decode steps of different\n'
                   'requests have equal shapes and batch together. The tokenizer is tokenizer.json beside this file.')
-    generation = {'tokenizer': 'tokenizer.json', 'max_length': str(c.max_length), 'bos_token_id': str(DEC), 'eos_token_id': str(SEP),
-                  'pad_token_id': str(PAD), 'default_prompt': '', 'prompt_template': PROMPT_TEMPLATE, 'max_new_tokens': '20'}
-    triton_configs.write_with_variants(repo / 'caption_encoder', lambda variant: triton_configs.encoder_config(
-        enc_header, size, tokens, c.hidden, image_parameters(size, MEAN, STD), variant))
-    triton_configs.write_with_variants(repo / 'caption_decoder', lambda variant: triton_configs.decoder_config(
-        dec_header, c.max_length, tokens, c.hidden, len(tok.vocab), generation, variant))
-    triton_configs.write_food_caption(repo, size, tokens, c.hidden, FOOD_CLASSES)
-
+    generation = triton_configs.generation_parameters(c.max_length, DEC, SEP, PAD, PROMPT_TEMPLATE, 20)
+    triton_configs.write_caption_models(repo, enc_header, dec_header, size, tokens, c.hidden, len(tok.vocab), c.max_length,
+                                        image_parameters(size, MEAN, STD), generation, FOOD_CLASSES)
 
 def main() -> None:
     ap = training_parser(__doc__, lr=1e-3, save='../../.cache/captioner.pt')
