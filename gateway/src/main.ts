@@ -63,7 +63,10 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     });
     address = modelServer.address;
   }
-  const client = new TritonClient(address, { onCall: (model, seconds, failure) => metrics.observeModelCall(model, seconds, failure) });
+  const client = new TritonClient(address, {
+    onCall: (model, seconds, failure) => metrics.observeModelCall(model, seconds, failure),
+    streams: config.TRITON_STREAMS,
+  });
   const required = [config.CAPTION_ENCODER_MODEL, config.CAPTION_DECODER_MODEL];
   await waitUntilReady(client, required, config.TRITON_READY_TIMEOUT_MS);
   // Start-up reads within the readiness budget; TRITON_TIMEOUT_MS bounds request-time calls.

@@ -59,7 +59,7 @@ export async function startModelServer(options: ModelServerOptions): Promise<Run
     cores: options.cores,
     log,
   });
-  const state: ServerState = { manager, name: 'triton-caption-modelserver', version, accepting: false };
+  const state: ServerState = { manager, name: 'triton-caption-modelserver', version, accepting: false, openStreams: new Set() };
   const server = new Server(CHANNEL_OPTIONS);
   server.addService(InferenceServiceDefinition, inferenceHandlers(state));
   server.addService(HealthServiceDefinition, healthHandlers(state));
@@ -81,6 +81,7 @@ export async function startModelServer(options: ModelServerOptions): Promise<Run
     stop() {
       stopping ??= (async () => {
         state.accepting = false;
+        for (const drain of [...state.openStreams]) drain();
         const calls = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
         await manager.stop();
         await calls;

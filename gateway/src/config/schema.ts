@@ -38,6 +38,11 @@ export const ConfigSchema = z.object({
   REQUEST_TIMEOUT_MS: positiveInt.default(30_000),
   /** Deadline of each model-server call, milliseconds. */
   TRITON_TIMEOUT_MS: positiveInt.default(10_000),
+  /**
+   * ModelStreamInfer streams the decode loop's steps rotate over. Each stream stays on one Triton
+   * replica, so with dns:/// keep at least as many as there are replicas.
+   */
+  TRITON_STREAMS: positiveInt.max(64).default(4),
   /** How long start-up waits for the model server to become ready, milliseconds. */
   TRITON_READY_TIMEOUT_MS: positiveInt.default(120_000),
   /** Upper bound a client may ask for with max_new_tokens. */

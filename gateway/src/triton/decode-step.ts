@@ -104,7 +104,7 @@ export class DecoderStepBatcher {
         : undefined,
     );
     try {
-      const out = await this.client.infer(
+      const out = await this.client.inferStreamed(
         spec.model,
         {
           input_ids: { datatype: 'INT64', shape: [n, L], raw: new Uint8Array(inputIds.buffer) },

@@ -24,6 +24,11 @@ export interface ServerState {
   readonly version: string;
   /** False until start-up loading is done and again once shutdown begins. */
   accepting: boolean;
+  /**
+   * Ends each open ModelStreamInfer stream once its requests are answered. Shutdown calls them:
+   * a client keeps its streams open indefinitely, and grpc-js's tryShutdown waits for every call.
+   */
+  readonly openStreams: Set<() => void>;
 }
 
 /** Extensions this server implements, in Triton's order. */
@@ -112,9 +117,18 @@ export function inferenceHandlers(state: ServerState): UntypedServiceImplementat
       // error_message and keep the stream open, as in Triton's default stream error mode.
       let pending = 0;
       let ended = false;
+      let closed = false;
       const maybeEnd = () => {
-        if (ended && pending === 0) call.end();
+        if (!ended || pending > 0 || closed) return;
+        closed = true;
+        state.openStreams.delete(drain);
+        call.end();
       };
+      const drain = () => {
+        ended = true;
+        maybeEnd();
+      };
+      state.openStreams.add(drain);
       call.on('data', (req: ModelInferRequest) => {
         pending++;
         infer(state, req).then(
@@ -133,10 +147,8 @@ export function inferenceHandlers(state: ServerState): UntypedServiceImplementat
           maybeEnd();
         });
       });
-      call.on('end', () => {
-        ended = true;
-        maybeEnd();
-      });
+      call.on('end', drain);
+      call.on('cancelled', () => state.openStreams.delete(drain));
     },
     modelStatistics: unary((req: { name: string; version: string }) => {
       const stats: ModelStatistics[] = [];

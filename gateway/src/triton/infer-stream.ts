@@ -1,0 +1,115 @@
+/**
+ * @module triton/infer-stream
+ * ModelInfer requests sent over long-lived ModelStreamInfer streams instead of one unary call
+ * each. The decode loop makes a dozen small calls per caption; a message on an open stream costs
+ * the client about half the CPU of a unary call (no new HTTP/2 stream, headers, metadata or call
+ * objects; measured 0.63 vs 1.2–1.5 ms per decoder step), and the server saves the same.
+ *
+ * Triton answers every request of a non-decoupled model on the stream exactly once, tagged with
+ * the request's `id`, not necessarily in order; so each request gets a unique id and is matched
+ * by it. A stream carries no per-request deadline, so each request has a timer of its own.
+ * Streams are opened lazily and replaced after a failure. With several Triton replicas behind a
+ * dns:/// name, each stream is pinned to the replica round_robin gave it, so requests rotate over
+ * `count` streams.
+ */
+import { type ClientDuplexStream, type ServiceError, status } from '@grpc/grpc-js';
+import type { ModelInferRequest, ModelInferResponse, ModelStreamInferResponse } from '../../../proto/gen/grpc_service.js';
+import { GatewayError } from '../errors/index.js';
+import { toGatewayError } from './status-map.js';
+
+/** Opens a new ModelStreamInfer call on the client's channel. */
+export type OpenStream = () => ClientDuplexStream<ModelInferRequest, ModelStreamInferResponse>;
+
+interface Waiting {
+  readonly resolve: (res: ModelInferResponse) => void;
+  readonly reject: (err: Error) => void;
+  readonly timer: NodeJS.Timeout;
+  readonly stream: Stream;
+}
+
+interface Stream {
+  readonly call: ClientDuplexStream<ModelInferRequest, ModelStreamInferResponse>;
+  open: boolean;
+}
+
+/** Thrown for a request the server answered with an error message on the stream. */
+export class StreamedRequestError extends Error {}
+
+export class InferStreams {
+  private readonly streams: Array<Stream | undefined>;
+  private readonly waiting = new Map<string, Waiting>();
+  private next = 0;
+  private sequence = 0;
+
+  constructor(
+    private readonly open: OpenStream,
+    count: number,
+  ) {
+    this.streams = Array.from({ length: Math.max(1, count) }, () => undefined);
+  }
+
+  /**
+   * Sends `req` (its `id` is replaced by a unique one that keeps the original as a suffix, for
+   * Triton's logs) and resolves with its response. Rejects with a GatewayError: 504 after
+   * `deadline`, the mapped gRPC status when the stream fails, and {@link StreamedRequestError}
+   * (wrapped) when the server refused this request.
+   */
+  send(req: ModelInferRequest, deadline: number): Promise<ModelInferResponse> {
+    const id = req.id ? `${this.sequence++}:${req.id}` : String(this.sequence++);
+    const stream = this.pick();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiting.delete(id);
+        reject(new GatewayError('GW_ERR_TRITON_DEADLINE', `ModelStreamInfer '${req.modelName}': no response before the deadline`));
+      }, Math.max(0, deadline - Date.now()));
+      this.waiting.set(id, { resolve, reject, timer, stream });
+      stream.call.write({ ...req, id });
+    });
+  }
+
+  /** Ends every stream; requests still waiting fail as UNAVAILABLE. */
+  close(): void {
+    for (const s of this.streams) if (s?.open) s.call.end();
+    this.failAll(undefined, { code: status.UNAVAILABLE, details: 'client closed' });
+  }
+
+  private pick(): Stream {
+    const i = this.next;
+    this.next = (i + 1) % this.streams.length;
+    const current = this.streams[i];
+    if (current?.open) return current;
+    const stream: Stream = { call: this.open(), open: true };
+    this.streams[i] = stream;
+    stream.call.on('data', (msg: ModelStreamInferResponse) => this.onResponse(msg));
+    // A stream that fails or ends takes its waiting requests with it; the next pick reopens it.
+    stream.call.on('error', (err: ServiceError) => {
+      stream.open = false;
+      this.failAll(stream, err);
+    });
+    stream.call.on('end', () => {
+      stream.open = false;
+      this.failAll(stream, { code: status.UNAVAILABLE, details: 'stream ended by the server' });
+    });
+    return stream;
+  }
+
+  private onResponse(msg: ModelStreamInferResponse): void {
+    const id = msg.inferResponse?.id ?? '';
+    const w = this.waiting.get(id);
+    if (!w) return; // its deadline passed; the late answer has no one to go to
+    this.waiting.delete(id);
+    clearTimeout(w.timer);
+    if (msg.errorMessage) w.reject(new StreamedRequestError(msg.errorMessage));
+    else if (!msg.inferResponse) w.reject(new StreamedRequestError('stream response without infer_response'));
+    else w.resolve(msg.inferResponse);
+  }
+
+  private failAll(stream: Stream | undefined, err: Partial<ServiceError>): void {
+    for (const [id, w] of this.waiting) {
+      if (stream && w.stream !== stream) continue;
+      this.waiting.delete(id);
+      clearTimeout(w.timer);
+      w.reject(toGatewayError(err, 'ModelStreamInfer'));
+    }
+  }
+}
