@@ -39,6 +39,15 @@ function instancesInGroup(kind: ModelInstanceGroup_Kind, count: number, gpus: re
 }
 
 /**
+ * The `intra_op_thread_count` parameter Triton's onnxruntime backend reads from config.pbtxt, if
+ * set to a positive integer; 0 or unset leaves the choice to the server (cores shared out).
+ */
+export function configuredThreads(config: ModelConfig): number | undefined {
+  const value = Number(config.parameters['intra_op_thread_count']?.stringValue);
+  return Number.isInteger(value) && value > 0 ? value : undefined;
+}
+
+/**
  * Starts every instance of `config` (normalised) on `modelPath`, checks the model's inputs and
  * outputs against the config, and returns the instances. If any fails, all are closed.
  */
@@ -50,7 +59,7 @@ export async function createInstances(
   const groups = config.instanceGroup;
   const total = groups.reduce((n, g) => n + instancesInGroup(g.kind, g.count, g.gpus), 0);
   const cores = options.cores ?? availableParallelism();
-  const intraOpThreads = Math.max(1, Math.floor(cores / Math.max(1, total)));
+  const intraOpThreads = configuredThreads(config) ?? Math.max(1, Math.floor(cores / Math.max(1, total)));
   const cuda = cudaAvailable();
   if (!cuda && groups.some((g) => g.kind === ModelInstanceGroup_Kind.KIND_GPU)) {
     options.warn(
