@@ -117,7 +117,7 @@ export class CaptionService {
   /** The caption encoder's image embeddings. */
   private async encode(pixelValues: Float32Array, ctx: CaptionContext): Promise<RawTensor> {
     const { encoder } = this.models;
-    const out = await this.client.infer(encoder.model, imageInput(encoder.inputName, encoder.size, pixelValues), {
+    const out = await this.client.inferStreamed(encoder.model, imageInput(encoder.inputName, encoder.size, pixelValues), {
       deadline: this.callDeadline(ctx),
       requestId: ctx.requestId,
     });
@@ -130,7 +130,7 @@ export class CaptionService {
   private async encodeWithFood(pixelValues: Float32Array, ctx: CaptionContext): Promise<{ embeds: RawTensor; food: { label: string; confidence: number } }> {
     const spec = await this.models.foodCaption();
     const { encoder } = this.models;
-    const out = await this.client.infer(spec.model, imageInput(spec.inputName, encoder.size, pixelValues), {
+    const out = await this.client.inferStreamed(spec.model, imageInput(spec.inputName, encoder.size, pixelValues), {
       deadline: this.callDeadline(ctx),
       requestId: ctx.requestId,
       outputs: [{ name: spec.scoresOutput, classification: 1 }, { name: spec.embedsOutput }],

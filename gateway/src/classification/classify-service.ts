@@ -65,7 +65,7 @@ export class ClassifyService {
 
     const t1 = performance.now();
     const k = Math.min(options.top_k, spec.classes);
-    const out = await this.client.infer(spec.model, imageInput(spec.image.inputName, size, pixelValues), {
+    const out = await this.client.inferStreamed(spec.model, imageInput(spec.image.inputName, size, pixelValues), {
       deadline: ctx.deadline,
       requestId: ctx.requestId,
       outputs: [{ name: spec.scoresOutput, classification: k }, { name: spec.embeddingOutput }],

@@ -135,7 +135,8 @@ export class TritonClient {
 
   /**
    * {@link infer} over a shared ModelStreamInfer stream: the same request and answer at about half
-   * the CPU per call, for the decode loop's many small calls (see infer-stream.ts). A request the
+   * the CPU per call (see infer-stream.ts), so every inference on the request path uses it: an
+   * encoder call at batch 1 took 1.9 ms instead of 2.8 on the embedded server. A request the
    * server refuses on the stream comes back as a message without a gRPC status, so it is sent
    * once more as a unary call, whose status says what failed (or which succeeds, if the refusal
    * was a full queue).
