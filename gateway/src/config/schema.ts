@@ -39,7 +39,7 @@ export const ConfigSchema = z.object({
   /** Deadline of each model-server call, milliseconds. */
   TRITON_TIMEOUT_MS: positiveInt.default(10_000),
   /**
-   * ModelStreamInfer streams the decode loop's steps rotate over. Each stream stays on one Triton
+   * ModelStreamInfer streams the inference requests rotate over. Each stream stays on one Triton
    * replica, so with dns:/// keep at least as many as there are replicas.
    */
   TRITON_STREAMS: positiveInt.max(64).default(4),
