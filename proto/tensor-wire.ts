@@ -51,25 +51,46 @@ export function serializeInferResponse(res: ModelInferResponse): Buffer {
 
 export function serializeStreamInferResponse(res: ModelStreamInferResponse): Buffer {
   const head = ModelStreamInferResponse.encode({ errorMessage: res.errorMessage, inferResponse: undefined }).finish();
-  // An embedded message is encoded exactly as a bytes field holding its encoding.
-  return appendLengthDelimited(head, INFER_RESPONSE, res.inferResponse ? [serializeInferResponse(res.inferResponse)] : []);
+  if (!res.inferResponse) return appendLengthDelimited(head, INFER_RESPONSE, []);
+  // The embedded response is field 2, length-delimited: its own small fields, then its raw outputs,
+  // all written into the one buffer (no separate buffer for the inner message to be copied from).
+  const inner = ModelInferResponse.encode({ ...res.inferResponse, rawOutputContents: [] }).finish();
+  const raw = res.inferResponse.rawOutputContents;
+  const innerSize = inner.byteLength + fieldsSize(RAW_OUTPUT_CONTENTS, raw);
+  const tag = (INFER_RESPONSE << 3) | 2;
+  const out = Buffer.allocUnsafe(head.byteLength + varintSize(tag) + varintSize(innerSize) + innerSize);
+  out.set(head, 0);
+  let pos = writeVarint(out, head.byteLength, tag);
+  pos = writeVarint(out, pos, innerSize);
+  out.set(inner, pos);
+  writeFields(out, pos + inner.byteLength, RAW_OUTPUT_CONTENTS, raw);
+  return out;
 }
 
 /** `head` followed by each chunk as field `field` (wire type 2), in one buffer of the exact size. */
 export function appendLengthDelimited(head: Uint8Array, field: number, chunks: readonly Uint8Array[]): Buffer {
-  const tag = (field << 3) | 2;
-  let size = head.byteLength;
-  for (const c of chunks) size += varintSize(tag) + varintSize(c.byteLength) + c.byteLength;
-  const out = Buffer.allocUnsafe(size);
+  const out = Buffer.allocUnsafe(head.byteLength + fieldsSize(field, chunks));
   out.set(head, 0);
-  let pos = head.byteLength;
+  writeFields(out, head.byteLength, field, chunks);
+  return out;
+}
+
+/** Bytes that `chunks` take as length-delimited fields numbered `field`. */
+function fieldsSize(field: number, chunks: readonly Uint8Array[]): number {
+  const tagSize = varintSize((field << 3) | 2);
+  return chunks.reduce((n, c) => n + tagSize + varintSize(c.byteLength) + c.byteLength, 0);
+}
+
+/** Writes `chunks` as length-delimited fields numbered `field` at `pos`; returns the end. */
+function writeFields(out: Buffer, pos: number, field: number, chunks: readonly Uint8Array[]): number {
+  const tag = (field << 3) | 2;
   for (const c of chunks) {
     pos = writeVarint(out, pos, tag);
     pos = writeVarint(out, pos, c.byteLength);
     out.set(c, pos);
     pos += c.byteLength;
   }
-  return out;
+  return pos;
 }
 
 function varintSize(value: number): number {

@@ -50,9 +50,9 @@ export class InferStreams {
 
   /**
    * Sends `req` (its `id` is replaced by a unique one that keeps the original as a suffix, for
-   * Triton's logs) and resolves with its response. Rejects with a GatewayError: 504 after
-   * `deadline`, the mapped gRPC status when the stream fails, and {@link StreamedRequestError}
-   * (wrapped) when the server refused this request.
+   * Triton's logs) and resolves with its response. Rejects with a GatewayError (504 after
+   * `deadline`, the mapped gRPC status when the stream fails), or with a
+   * {@link StreamedRequestError} when the server refused this request.
    */
   send(req: ModelInferRequest, deadline: number): Promise<ModelInferResponse> {
     const id = req.id ? `${this.sequence++}:${req.id}` : String(this.sequence++);
