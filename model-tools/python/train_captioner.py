@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from captioner import STEM_STRIDE, Captioner, CaptionerConfig, LastPositionDecoder
-from common import Timer, image_parameters, setup, training_parser, triton_configs, write_parity
+from common import Timer, all_sum, data_parallel, image_parameters, setup, shard, training_parser, triton_configs, write_parity
 from data import FOOD_CLASSES, MEAN, STD, load_split, normalise
 from tokenizer import DEC, PAD, SEP, WordPiece
 
@@ -78,15 +78,17 @@ def greedy(model: Captioner, pixel_values: torch.Tensor, prefix: list[int], leng
     return [s[len(prefix):] for s in seqs]
 
 
-def evaluate(model: Captioner, tok: WordPiece, pixels: torch.Tensor, records: list[dict], length: int) -> float:
+def evaluate(model: Captioner, tok: WordPiece, pixels: torch.Tensor, records: list[dict], length: int, rank: int = 0, world: int = 1) -> float:
+    """Exact-match share of greedy captions; each process takes every world-th scene."""
     model.eval()
+    pixels, mine = pixels[rank::world], records[rank::world]
     hits = 0
-    for start in range(0, len(records), 256):
+    for start in range(0, len(mine), 256):
         out = greedy(model, pixels[start:start + 256], [DEC], length)
-        for ids, r in zip(out, records[start:start + 256]):
+        for ids, r in zip(out, mine[start:start + 256]):
             hits += tok.decode([i for i in ids if i != SEP]) == r['caption']
     model.train()
-    return hits / len(records)
+    return all_sum(hits, world) / len(records)
 
 
 def export(model: Captioner, tok: WordPiece, c: CaptionerConfig, val_pixels: torch.Tensor, val_records: list[dict], repo: Path, parity: Path) -> None:
@@ -137,8 +139,13 @@ def main() -> None:
     ap.add_argument('--frozen-stem-blocks', type=int, default=0, help='with --init-stem, how many of the first conv blocks keep the classifier weights')
     ap.add_argument('--mirror-probability', type=float, default=0.0, help='share of scenes shown mirrored, with their mirrored caption')
     args = ap.parse_args()
-    setup(args.seed, args.threads)
+    data_parallel(train, args.processes, args)
+
+
+def train(rank: int, world: int, args) -> None:
+    setup(args.seed)
     timer = Timer()
+    log = print if rank == 0 else (lambda *_, **__: None)
 
     train_u8, train_records = load_split(args.data, 'train')
     val_u8, val_records = load_split(args.data, 'val')
@@ -146,7 +153,7 @@ def main() -> None:
     texts = [r['caption'] for r in train_records] + [prompt_for(c) for c in FOOD_CLASSES]
     tok = WordPiece.build(texts)
     c = CaptionerConfig(image_size=train_u8.shape[1], vocab_size=len(tok.vocab))
-    print(f'[{timer}] {len(train_records)} train / {len(val_records)} val scenes, vocab {len(tok.vocab)}, image {c.image_size}px', flush=True)
+    log(f'[{timer}] {len(train_records)} train / {len(val_records)} val scenes, vocab {len(tok.vocab)}, image {c.image_size}px, {world} processes', flush=True)
 
     model = Captioner(c)
     if args.init_stem:
@@ -157,45 +164,59 @@ def main() -> None:
         frozen = [m for m in model.encoder.stem.blocks if isinstance(m, nn.Conv2d)][: args.frozen_stem_blocks]
         for conv in frozen:
             conv.requires_grad_(False)
-        print(f'[{timer}] encoder stem initialised from {args.init_stem}, first {len(frozen)} blocks frozen', flush=True)
+        log(f'[{timer}] encoder stem initialised from {args.init_stem}, first {len(frozen)} blocks frozen', flush=True)
     params = sum(p.numel() for p in model.parameters())
-    print(f'[{timer}] captioner: {params / 1e6:.2f} M parameters', flush=True)
+    log(f'[{timer}] captioner: {params / 1e6:.2f} M parameters', flush=True)
+    forward = model
+    if world > 1:
+        # The causal mask is a constant bool buffer, which gloo cannot broadcast; every process builds its own.
+        nn.parallel.DistributedDataParallel._set_params_and_buffers_to_ignore_for_model(model, ['decoder.causal'])
+        forward = nn.parallel.DistributedDataParallel(model)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=args.lr, weight_decay=0.01)
     steps_per_epoch = math.ceil(len(train_records) / args.batch)
     total = steps_per_epoch * args.epochs
-    warmup = min(300, total // 10)
+    warmup = max(1, min(300, total // 10))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / total))))
     loss_fn = nn.CrossEntropyLoss(reduction='none')
+    # Seeded alike in every process: all draw the same epochs and batches, each trains on its shard.
     gen = torch.Generator().manual_seed(args.seed)
     for epoch in range(args.epochs):
         ids, loss_mask, mirrored = build_batches(tok, train_records, c.max_length, gen, args.mirror_probability)
         order = torch.randperm(len(train_records), generator=gen)
         running = 0.0
         for start in range(0, len(order), args.batch):
-            idx = order[start:start + args.batch]
+            batch = order[start:start + args.batch]
+            # The loss is the mean over the whole batch's caption tokens, as in one process:
+            # DDP averages the processes' gradients, so each scales its sum by world / all tokens.
+            batch_tokens = int(loss_mask[batch][:, 1:].sum())
+            idx = shard(batch, rank, world)
             x, seq, m = train_pixels[idx], ids[idx], loss_mask[idx]
             x = torch.where(mirrored[idx].view(-1, 1, 1, 1), x.flip(-1), x)
-            # Trim the padding every sequence in this batch shares: most captions are far shorter
-            # than L, and the decoder's cost grows with the length it runs over.
+            # Trim the padding every sequence here shares: most captions are far shorter than L,
+            # and the decoder's cost grows with the length it runs over.
             longest = int((seq != PAD).sum(dim=1).max())
             seq, m = seq[:, :longest], m[:, :longest]
             inp, tgt, tmask = seq[:, :-1], seq[:, 1:], m[:, 1:]
-            logits = model(x, inp, (inp != PAD).long())
-            loss = (loss_fn(logits.reshape(-1, c.vocab_size), tgt.reshape(-1)) * tmask.reshape(-1)).sum() / tmask.sum()
+            logits = forward(x, inp, (inp != PAD).long())
+            token_loss = (loss_fn(logits.reshape(-1, c.vocab_size), tgt.reshape(-1)) * tmask.reshape(-1)).sum()
+            loss = token_loss * world / batch_tokens
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
             sched.step()
-            running += loss.item() * len(idx)
-        acc = evaluate(model, tok, val_pixels[:300], val_records[:300], c.max_length)
-        print(f'[{timer}] epoch {epoch + 1}/{args.epochs} loss {running / len(order):.4f} val exact match (300) {acc:.3f}', flush=True)
+            running += token_loss.item()
+        loss_per_token = all_sum(running, world) / int(loss_mask[:, 1:].sum())
+        acc = evaluate(model, tok, val_pixels[:300], val_records[:300], c.max_length, rank, world)
+        log(f'[{timer}] epoch {epoch + 1}/{args.epochs} loss {loss_per_token:.4f} val exact match (300) {acc:.3f}', flush=True)
 
+    if rank != 0:
+        return
     args.save.parent.mkdir(parents=True, exist_ok=True)
     torch.save({'config': c.__dict__, 'vocab': tok.vocab, 'state_dict': model.state_dict()}, args.save)
     export(model, tok, c, val_pixels, val_records, args.repo, args.parity)
-    (args.parity / 'captioner-training.json').write_text(json.dumps({'parameters': params, 'epochs': args.epochs, 'seconds': round(float(str(timer).strip()[:-1]), 1)}) + '\n')
-    print(f'[{timer}] exported to {args.repo}', flush=True)
+    (args.parity / 'captioner-training.json').write_text(json.dumps({'parameters': params, 'epochs': args.epochs, 'processes': world, 'seconds': round(float(str(timer).strip()[:-1]), 1)}) + '\n')
+    log(f'[{timer}] exported to {args.repo}', flush=True)
 
 
 if __name__ == '__main__':

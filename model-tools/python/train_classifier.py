@@ -18,7 +18,7 @@ import onnx
 import torch
 from torch import nn
 
-from common import Timer, image_parameters, setup, training_parser, triton_configs, write_parity, write_text
+from common import Timer, all_sum, data_parallel, image_parameters, setup, shard, training_parser, triton_configs, write_parity, write_text
 from data import FOOD_CLASSES, MEAN, STD, load_split, normalise
 
 
@@ -55,19 +55,26 @@ class Exported(nn.Module):
 
 
 @torch.no_grad()
-def accuracy(model: nn.Module, pixels: torch.Tensor, labels: torch.Tensor) -> float:
+def accuracy(model: nn.Module, pixels: torch.Tensor, labels: torch.Tensor, rank: int = 0, world: int = 1) -> float:
+    """Top-1 share; each process takes every world-th image."""
     model.eval()
-    hits = sum((model(pixels[i:i + 512]).argmax(-1) == labels[i:i + 512]).sum().item() for i in range(0, len(labels), 512))
+    mine, their = pixels[rank::world], labels[rank::world]
+    hits = sum((model(mine[i:i + 512]).argmax(-1) == their[i:i + 512]).sum().item() for i in range(0, len(their), 512))
     model.train()
-    return hits / len(labels)
+    return all_sum(hits, world) / len(labels)
 
 
 def main() -> None:
     ap = training_parser(__doc__, lr=3e-3, save='../../.cache/classifier.pt')
     ap.add_argument('--train-limit', type=int, help='train on the first N training scenes only')
     args = ap.parse_args()
-    setup(args.seed, args.threads)
+    data_parallel(train, args.processes, args)
+
+
+def train(rank: int, world: int, args) -> None:
+    setup(args.seed)
     timer = Timer()
+    log = print if rank == 0 else (lambda *_, **__: None)
     train_u8, train_records = load_split(args.data, 'train')
     if args.train_limit:
         train_u8, train_records = train_u8[: args.train_limit], train_records[: args.train_limit]
@@ -77,28 +84,36 @@ def main() -> None:
     vy = torch.tensor([r['label_index'] for r in val_records])
     model = FoodClassifier(len(FOOD_CLASSES))
     params = sum(p.numel() for p in model.parameters())
-    print(f'[{timer}] classifier: {params / 1e6:.2f} M parameters, {len(y)} train / {len(vy)} val', flush=True)
+    log(f'[{timer}] classifier: {params / 1e6:.2f} M parameters, {len(y)} train / {len(vy)} val, {world} processes', flush=True)
+    # Each process normalises its own shard (BatchNorm is not synchronised): batch statistics over
+    # 128 / world images, as usual for data-parallel training.
+    forward = nn.parallel.DistributedDataParallel(model) if world > 1 else model
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     total = math.ceil(len(y) / args.batch) * args.epochs
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=total)
+    # Seeded alike in every process: all draw the same batches and flips, each trains on its shard.
     gen = torch.Generator().manual_seed(args.seed)
     for epoch in range(args.epochs):
         order = torch.randperm(len(y), generator=gen)
         running = 0.0
         for start in range(0, len(order), args.batch):
-            idx = order[start:start + args.batch]
-            batch = x[idx]
+            batch = order[start:start + args.batch]
             # Horizontal flips keep the label (the largest item) and double the drawings' poses.
-            flip = torch.rand(len(idx), generator=gen) < 0.5
-            batch = torch.where(flip.view(-1, 1, 1, 1), batch.flip(-1), batch)
-            loss = nn.functional.cross_entropy(model(batch), y[idx], label_smoothing=0.05)
+            flip = shard(torch.rand(len(batch), generator=gen) < 0.5, rank, world)
+            idx = shard(batch, rank, world)
+            images = x[idx]
+            images = torch.where(flip.view(-1, 1, 1, 1), images.flip(-1), images)
+            loss = nn.functional.cross_entropy(forward(images), y[idx], label_smoothing=0.05)
             opt.zero_grad()
             loss.backward()
             opt.step()
             sched.step()
             running += loss.item() * len(idx)
-        print(f'[{timer}] epoch {epoch + 1}/{args.epochs} loss {running / len(order):.4f} val top-1 {accuracy(model, vx, vy):.4f}', flush=True)
+        loss_per_image = all_sum(running, world) / len(order)
+        log(f'[{timer}] epoch {epoch + 1}/{args.epochs} loss {loss_per_image:.4f} val top-1 {accuracy(model, vx, vy, rank, world):.4f}', flush=True)
 
+    if rank != 0:
+        return
     args.save.parent.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), args.save)
     # eval() on the wrapper itself: torch.onnx.export restores the module's own mode afterwards,
@@ -122,8 +137,8 @@ def main() -> None:
     size = train_u8.shape[1]
     triton_configs.write_with_variants(args.repo / 'food_classifier', lambda variant: triton_configs.classifier_config(
         header, size, len(FOOD_CLASSES), 128, image_parameters(size, MEAN, STD), variant))
-    (args.parity / 'classifier-training.json').write_text(json.dumps({'parameters': params, 'epochs': args.epochs}) + '\n')
-    print(f'[{timer}] exported to {path}', flush=True)
+    (args.parity / 'classifier-training.json').write_text(json.dumps({'parameters': params, 'epochs': args.epochs, 'processes': world, 'seconds': round(float(str(timer).strip()[:-1]), 1)}) + '\n')
+    log(f'[{timer}] exported to {path}', flush=True)
 
 
 if __name__ == '__main__':
