@@ -2,7 +2,7 @@
 # Reproduces the demo models from nothing: generates the scene datasets, trains the captioner
 # and the food classifier (seeded, CPU), exports them to model_repository/, checks the ONNX
 # files against PyTorch, and measures them on held-out scenes.
-#   npm run models:train            (about 50 minutes on 2 idle cores, 31 of them the captioner)
+#   npm run models:train            (about 55 minutes on 2 idle cores, 37 of them the captioner)
 # The classifier trains first: its convolutions start the captioner's encoder.
 # Needs Debian's python3-torch python3-onnx python3-pil libopenblas0-pthread (see README).
 set -euo pipefail
@@ -29,7 +29,7 @@ npx tsx model-tools/scenes/write-dataset.ts --out "$DATA" --split val --count 10
 # 16,000, from all 40,000, half of them mirrored, its first 3 stem blocks kept from the classifier.
 (cd model-tools/python && $PY train_classifier.py --data "../../$DATA" --repo ../../model_repository --parity ../parity --processes "$THREADS" --train-limit 16000)
 (cd model-tools/python && $PY train_captioner.py --data "../../$DATA" --repo ../../model_repository --parity ../parity --processes "$THREADS" \
-  --init-stem ../../model_repository/food_classifier/1/model.onnx --epochs 9 --mirror-probability 0.5 --frozen-stem-blocks 3)
+  --init-stem ../../model_repository/food_classifier/1/model.onnx --epochs 10 --mirror-probability 0.5 --frozen-stem-blocks 3)
 npx tsx model-tools/check/check-parity.ts
 npx tsx model-tools/check/evaluate.ts --out model-tools/metrics.json
 echo "models:train finished in $(( $(date +%s) - start )) s"
