@@ -10,11 +10,11 @@ cd "$(dirname "$0")/.."
 PY=/usr/bin/python3
 DATA=${SCENES_DIR:-.cache/scenes}
 SIZE=64
-THREADS=$(nproc)
-# PyTorch runs its own OpenMP threads and calls OpenBLAS (Debian's libopenblas0-pthread) for every
-# matrix product; left at its default, OpenBLAS starts a second pool of threads that fights the
-# first for the same cores. One BLAS thread per caller: a captioner step took 740 ms instead of
-# 1,180 ms (batch 128, 2 cores), an epoch about 300 s instead of 400 s.
+# Both models train as one single-threaded process per core (data_parallel in common.py).
+PROCESSES=$(nproc)
+# OpenBLAS (Debian's libopenblas0-pthread), which PyTorch calls for every matrix product, would
+# otherwise start a pool of threads in each process that fights the others for the same cores
+# (with one 2-thread PyTorch process, a captioner step took 1,180 ms instead of 740).
 export OPENBLAS_NUM_THREADS=1
 $PY -c 'import torch, onnx, PIL' 2>/dev/null || {
   echo "needs Debian's python3-torch python3-onnx python3-pil libopenblas0-pthread:" >&2
@@ -27,8 +27,8 @@ npx tsx model-tools/scenes/write-dataset.ts --out "$DATA" --split train --count 
 npx tsx model-tools/scenes/write-dataset.ts --out "$DATA" --split val --count 1000 --seed-offset 1000000 --size $SIZE
 # The classifier learns from the first 16,000 scenes (8 epochs); the captioner, which memorised
 # 16,000, from all 40,000, half of them mirrored, its first 3 stem blocks kept from the classifier.
-(cd model-tools/python && $PY train_classifier.py --data "../../$DATA" --repo ../../model_repository --parity ../parity --processes "$THREADS" --train-limit 16000)
-(cd model-tools/python && $PY train_captioner.py --data "../../$DATA" --repo ../../model_repository --parity ../parity --processes "$THREADS" \
+(cd model-tools/python && $PY train_classifier.py --data "../../$DATA" --repo ../../model_repository --parity ../parity --processes "$PROCESSES" --train-limit 16000)
+(cd model-tools/python && $PY train_captioner.py --data "../../$DATA" --repo ../../model_repository --parity ../parity --processes "$PROCESSES" \
   --init-stem ../../model_repository/food_classifier/1/model.onnx --epochs 10 --mirror-probability 0.5 --frozen-stem-blocks 3)
 npx tsx model-tools/check/check-parity.ts
 npx tsx model-tools/check/evaluate.ts --out model-tools/metrics.json

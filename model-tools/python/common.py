@@ -72,8 +72,18 @@ class Timer:
     def __init__(self) -> None:
         self.start = time.time()
 
+    @property
+    def seconds(self) -> float:
+        return time.time() - self.start
+
     def __str__(self) -> str:
-        return f'{time.time() - self.start:6.1f}s'
+        return f'{self.seconds:6.1f}s'
+
+
+def write_training_summary(path: Path, parameters: int, epochs: int, processes: int, timer: Timer) -> None:
+    """The parity folder's record of a training run: size, epochs, processes and wall time."""
+    summary = {'parameters': parameters, 'epochs': epochs, 'processes': processes, 'seconds': round(timer.seconds, 1)}
+    path.write_text(json.dumps(summary) + '\n')
 
 
 def tensor_record(t: torch.Tensor) -> dict:

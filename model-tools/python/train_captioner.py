@@ -8,7 +8,6 @@ parity fixtures (a held-out batch with PyTorch's outputs) for the ONNX check.
 """
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import torch
 from torch import nn
 
 from captioner import STEM_STRIDE, Captioner, CaptionerConfig, LastPositionDecoder
-from common import Timer, all_sum, data_parallel, image_parameters, setup, shard, training_parser, triton_configs, write_parity
+from common import Timer, all_sum, data_parallel, image_parameters, setup, shard, training_parser, triton_configs, write_parity, write_training_summary
 from data import FOOD_CLASSES, MEAN, STD, load_split, normalise
 from tokenizer import DEC, PAD, SEP, WordPiece
 
@@ -215,7 +214,7 @@ def train(rank: int, world: int, args) -> None:
     args.save.parent.mkdir(parents=True, exist_ok=True)
     torch.save({'config': c.__dict__, 'vocab': tok.vocab, 'state_dict': model.state_dict()}, args.save)
     export(model, tok, c, val_pixels, val_records, args.repo, args.parity)
-    (args.parity / 'captioner-training.json').write_text(json.dumps({'parameters': params, 'epochs': args.epochs, 'processes': world, 'seconds': round(float(str(timer).strip()[:-1]), 1)}) + '\n')
+    write_training_summary(args.parity / 'captioner-training.json', params, args.epochs, world, timer)
     log(f'[{timer}] exported to {args.repo}', flush=True)
 
 

@@ -10,7 +10,6 @@ preprocessed tensor to both.
 """
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import onnx
 import torch
 from torch import nn
 
-from common import Timer, all_sum, data_parallel, image_parameters, setup, shard, training_parser, triton_configs, write_parity, write_text
+from common import Timer, all_sum, data_parallel, image_parameters, setup, shard, training_parser, triton_configs, write_parity, write_training_summary, write_text
 from data import FOOD_CLASSES, MEAN, STD, load_split, normalise
 
 
@@ -137,7 +136,7 @@ def train(rank: int, world: int, args) -> None:
     size = train_u8.shape[1]
     triton_configs.write_with_variants(args.repo / 'food_classifier', lambda variant: triton_configs.classifier_config(
         header, size, len(FOOD_CLASSES), 128, image_parameters(size, MEAN, STD), variant))
-    (args.parity / 'classifier-training.json').write_text(json.dumps({'parameters': params, 'epochs': args.epochs, 'processes': world, 'seconds': round(float(str(timer).strip()[:-1]), 1)}) + '\n')
+    write_training_summary(args.parity / 'classifier-training.json', params, args.epochs, world, timer)
     log(f'[{timer}] exported to {path}', flush=True)
 
 
