@@ -16,6 +16,7 @@ import { type RawTensor, TritonClient } from '../gateway/src/triton/client.js';
 import { imageSpecOf } from '../gateway/src/triton/model-spec.js';
 import { generateScene, renderScene, resizeForModel } from '../model-tools/scenes/index.js';
 import { closedLoop, type LoadResult, type LoadSummary, mergeLoads, printTable, summariseLoad } from './lib/measure.js';
+import { httpPoster } from './lib/http-post.js';
 import { startGatewayProcess, startModelServerProcess } from './lib/processes.js';
 
 const { values: args } = parseArgs({ options: { requests: { type: 'string', default: '400' }, out: { type: 'string', default: 'perf/results/food.json' } } });
@@ -76,16 +77,17 @@ async function ensembleVersusSeparate(): Promise<Row[]> {
 
 async function classifyThroughput(configName: string, jpegs: Buffer[]): Promise<Row> {
   const gw = await startGatewayProcess({ MODEL_CONFIG_NAME: configName });
+  const http = httpPoster(16);
   try {
     let k = 0;
     const send = async () => {
-      const res = await fetch(`${gw.url}/classify`, { method: 'POST', body: jpegs[k++ % jpegs.length]!, headers: { 'content-type': 'image/jpeg' } });
-      await res.arrayBuffer();
+      const res = await http.post(`${gw.url}/classify`, jpegs[k++ % jpegs.length]!, 'image/jpeg');
       if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
     };
     await closedLoop(16, 0, send, 64);
     return row(`/classify ${configName}`, 16, await closedLoop(16, 0, send, REQUESTS));
   } finally {
+    http.close();
     await gw.stop();
   }
 }

@@ -4,7 +4,8 @@
  *  - gateway: latency p50/p90/p99 and throughput at concurrency 1, 8 and 16 (at least 64
  *    requests each, closed loop, like an ab run), the gateway in its own process on the embedded
  *    model server (npm start), scenes at their generated sizes (64 to 2000 px wide) sent as raw
- *    image/jpeg bodies (as photos are uploaded) prepared up front; the mean of each stage's
+ *    image/jpeg bodies (as photos are uploaded) prepared up front, by a keep-alive node:http
+ *    client (lib/http-post.ts) that costs the shared CPU little, as ab would; the mean of each stage's
  *    Server-Timing shows where a request's time goes;
  *  - ceiling: the same encoder and greedy decode loop in-process on ONNX Runtime (no HTTP, no
  *    gRPC): latency at batch 1, and throughput at batch 1, 4, 8, 16 (B images captioned together,
@@ -21,6 +22,7 @@ import { OnnxCaptioner } from '../model-tools/check/onnx-captioner.js';
 import { generateScene, renderScene, resizeForModel } from '../model-tools/scenes/index.js';
 import { closedLoop, type LoadSummary, percentile, printTable, summariseLoad } from './lib/measure.js';
 import { writeLatencyChart, writeThroughputChart } from './lib/plot.js';
+import { httpPoster } from './lib/http-post.js';
 import { startGatewayProcess } from './lib/processes.js';
 
 const { values: args } = parseArgs({ options: { requests: { type: 'string', default: '64' }, out: { type: 'string', default: 'perf/results/gateway.json' } } });
@@ -77,15 +79,15 @@ async function main(): Promise<void> {
 
   // ---- gateway over HTTP ----
   const gw = await startGatewayProcess();
+  const http = httpPoster(16);
   const rows: Array<LoadSummary & { concurrency: number; stagesMs: Record<string, number> }> = [];
   try {
     let k = 0;
     let stages: Record<string, number[]> = {};
     const send = async () => {
-      const res = await fetch(`${gw.url}/caption`, { method: 'POST', body: jpegs[k++ % jpegs.length]!, headers: { 'content-type': 'image/jpeg' } });
-      await res.arrayBuffer();
+      const res = await http.post(`${gw.url}/caption`, jpegs[k++ % jpegs.length]!, 'image/jpeg');
       if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
-      for (const m of (res.headers.get('server-timing') ?? '').matchAll(/(\w+);dur=([\d.]+)/g)) (stages[m[1]!] ??= []).push(Number(m[2]));
+      for (const m of String(res.headers['server-timing'] ?? '').matchAll(/(\w+);dur=([\d.]+)/g)) (stages[m[1]!] ??= []).push(Number(m[2]));
     };
     await closedLoop(4, 0, send, 16);
     for (const concurrency of [1, 8, 16]) {
@@ -95,6 +97,7 @@ async function main(): Promise<void> {
       rows.push({ concurrency, ...summariseLoad(r), stagesMs });
     }
   } finally {
+    http.close();
     await gw.stop();
   }
 

@@ -31,6 +31,7 @@ describe('POST /caption', () => {
     assert.equal(res.status, 200, JSON.stringify(body));
     assert.equal(res.headers.get('x-request-id'), 'abc-123');
     assert.match(res.headers.get('server-timing') ?? '', /preprocess;dur=.*encode;dur=.*generate;dur=.*total;dur=/);
+    assert.equal(res.headers.get('etag'), null, 'a caption is never revalidated, so it carries no ETag');
     for (const item of scene.items) assert.ok(body.caption.includes(item.phrase), `"${body.caption}" lacks "${item.phrase}"`);
     assert.ok(body.tokens > 3);
     for (const k of ['preprocess', 'encode', 'generate', 'total']) assert.ok(body.timings_ms[k]! >= 0, k);

@@ -20,11 +20,15 @@ export async function startGatewayProcess(env: Record<string, string> = {}): Pro
   });
   const url = await new Promise<string>((resolve, reject) => {
     let log = '';
-    child.stdout.on('data', (c: Buffer) => {
+    const onData = (c: Buffer) => {
       log += c.toString();
       const m = /gateway listening on (http:\/\/[\d.:]+)/.exec(log);
-      if (m) resolve(m[1]!);
-    });
+      if (!m) return;
+      // From here on the access log is drained, not kept: the load generator shares the CPU.
+      child.stdout.off('data', onData).resume();
+      resolve(m[1]!);
+    };
+    child.stdout.on('data', onData);
     child.on('exit', (code) => reject(new Error(`gateway exited with ${code}: ${log}`)));
   });
   return { url, stop: () => stopChild(child) };

@@ -76,7 +76,7 @@ class VariantTest(unittest.TestCase):
 
     def test_batching_per_model(self):
         configs = render_all('default')
-        self.assertIn('max_queue_delay_microseconds: 500\n', configs['caption_encoder'])
+        self.assertIn('max_queue_delay_microseconds: 0\n', configs['caption_encoder'])
         self.assertIn('max_queue_delay_microseconds: 0\n', configs['caption_decoder'])
         self.assertIn('preferred_batch_size: [ 8, 16 ]', configs['food_classifier'])
 
