@@ -9,7 +9,9 @@
  *    Server-Timing shows where a request's time goes;
  *  - ceiling: the same encoder and greedy decode loop in-process on ONNX Runtime (no HTTP, no
  *    gRPC): latency at batch 1, and throughput at batch 1, 4, 8, 16 (B images captioned together,
- *    each decoder step one call for all B).
+ *    each decoder step one call for all B); measured again right before and after the loads the
+ *    targets compare (latency around concurrency 1, the best batch around concurrency 16), since
+ *    the VM's speed drifts over minutes, and the stricter measurement is the reference.
  * Usage: npm run bench [-- --requests 64]. Prints a table; writes perf/results/gateway.json.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -60,27 +62,47 @@ async function main(): Promise<void> {
   const jpegs = await Promise.all(scenes.map((s) => renderScene(s, 'jpeg')));
 
   // ---- in-process ceiling ----
-  const model = await OnnxCaptioner.load(REPO);
-  const rgbs = await Promise.all(jpegs.map((p) => resizeForModel(p, model.image.size)));
-  let i = 0;
-  const single = await closedLoop(1, 0, async () => captionBatch(model, [rgbs[i++ % rgbs.length]!]), REQUESTS);
-  const ceiling: Array<{ batch: number; capsPerSecond: number }> = [];
-  for (const batch of [1, 4, 8, 16]) {
-    const start = performance.now();
-    let n = 0;
-    while (n < Math.max(REQUESTS, batch * 4)) {
-      await captionBatch(model, rgbs.slice(0, batch));
-      n += batch;
+  // The sessions live only while they are measured: ONNX Runtime's idle thread pool in this
+  // process slowed the gateway's concurrency-1 run by half when kept open beside it.
+  const inProcess = async <T>(measure: (model: OnnxCaptioner, rgbs: Uint8Array[]) => Promise<T>): Promise<T> => {
+    const model = await OnnxCaptioner.load(REPO);
+    try {
+      return await measure(model, await Promise.all(jpegs.map((p) => resizeForModel(p, model.image.size))));
+    } finally {
+      await Promise.all([model.encoderSession.release(), model.decoderSession.release(), model.classifierSession.release()]);
     }
-    ceiling.push({ batch, capsPerSecond: n / ((performance.now() - start) / 1000) });
-  }
-  await Promise.all([model.encoderSession.release(), model.decoderSession.release(), model.classifierSession.release()]);
+  };
+  const latencyAtBatch1 = () =>
+    inProcess(async (model, rgbs) => {
+      let i = 0;
+      return percentile((await closedLoop(1, 0, async () => captionBatch(model, [rgbs[i++ % rgbs.length]!]), REQUESTS)).latenciesMs, 50);
+    });
+  const throughputAt = (batches: readonly number[]) =>
+    inProcess(async (model, rgbs) => {
+      const out: Array<{ batch: number; capsPerSecond: number }> = [];
+      for (const batch of batches) {
+        const start = performance.now();
+        let n = 0;
+        while (n < Math.max(REQUESTS, batch * 4)) {
+          await captionBatch(model, rgbs.slice(0, batch));
+          n += batch;
+        }
+        out.push({ batch, capsPerSecond: n / ((performance.now() - start) / 1000) });
+      }
+      return out;
+    });
+  const inProcessP50 = await latencyAtBatch1();
+  const ceiling = await throughputAt([1, 4, 8, 16]);
   const best = ceiling.reduce((a, c) => (c.capsPerSecond > a.capsPerSecond ? c : a));
+  const bestThroughput = async () => (await throughputAt([best.batch]))[0]!.capsPerSecond;
 
   // ---- gateway over HTTP ----
+  // The VM's speed drifts by ±20 % over minutes, so each target compares its gateway load with the
+  // ceiling measured right before and right after it, and takes the stricter of the two.
   const gw = await startGatewayProcess();
   const http = httpPoster(16);
   const rows: Array<LoadSummary & { concurrency: number; stagesMs: Record<string, number> }> = [];
+  const adjacent = { c1InProcessP50: [] as number[], c16Ceiling: [] as number[] };
   try {
     let k = 0;
     let stages: Record<string, number[]> = {};
@@ -91,17 +113,20 @@ async function main(): Promise<void> {
     };
     await closedLoop(4, 0, send, 16);
     for (const concurrency of [1, 8, 16]) {
+      if (concurrency === 1) adjacent.c1InProcessP50.push(await latencyAtBatch1());
+      if (concurrency === 16) adjacent.c16Ceiling.push(await bestThroughput());
       stages = {};
       const r = await closedLoop(concurrency, 0, send, REQUESTS);
       const stagesMs = Object.fromEntries(Object.entries(stages).map(([name, xs]) => [name, xs.reduce((a, b) => a + b, 0) / xs.length]));
       rows.push({ concurrency, ...summariseLoad(r), stagesMs });
+      if (concurrency === 1) adjacent.c1InProcessP50.push(await latencyAtBatch1());
+      if (concurrency === 16) adjacent.c16Ceiling.push(await bestThroughput());
     }
   } finally {
     http.close();
     await gw.stop();
   }
 
-  const inProcessP50 = percentile(single.latenciesMs, 50);
   printTable('Model-only ceiling (in-process ONNX Runtime: encoder + greedy loop, no HTTP, no gRPC)', ['batch', 'captions/s'], ceiling.map((c) => [c.batch, c.capsPerSecond]));
   console.log(`in-process latency at batch 1: p50 ${inProcessP50.toFixed(1)} ms`);
   printTable('Gateway POST /caption (embedded model server over gRPC, raw image/jpeg bodies)', ['concurrency', 'requests', 'errors', 'p50 ms', 'p90 ms', 'p99 ms', 'captions/s'], rows.map((r) => [r.concurrency, r.requests, r.errors, r.p50, r.p90, r.p99, r.rps]));
@@ -109,12 +134,18 @@ async function main(): Promise<void> {
   printTable('Gateway stages (mean ms, from Server-Timing)', ['concurrency', ...stageNames], rows.map((r) => [r.concurrency, ...stageNames.map((n) => r.stagesMs[n] ?? NaN)]));
   const c1 = rows.find((r) => r.concurrency === 1)!;
   const c16 = rows.find((r) => r.concurrency === 16)!;
-  printTable('Targets', ['figure', 'value', 'target', 'met'], [
-    ['gateway p50 / in-process p50 (concurrency 1)', c1.p50 / inProcessP50, '<= 1.25', c1.p50 / inProcessP50 <= 1.25 ? 'yes' : 'NO'],
-    [`gateway c16 throughput / ceiling at batch ${best.batch}`, c16.rps / best.capsPerSecond, '>= 0.80', c16.rps / best.capsPerSecond >= 0.8 ? 'yes' : 'NO'],
+  // Stricter of the two adjacent measurements: the faster in-process p50, the higher ceiling.
+  const c1Reference = Math.min(...adjacent.c1InProcessP50);
+  const c16Reference = Math.max(...adjacent.c16Ceiling);
+  const fmt = (xs: number[]) => xs.map((x) => x.toFixed(1)).join(' / ');
+  console.log(`in-process p50 just before / after the concurrency-1 load: ${fmt(adjacent.c1InProcessP50)} ms`);
+  console.log(`ceiling at batch ${best.batch} just before / after the concurrency-16 load: ${fmt(adjacent.c16Ceiling)} captions/s`);
+  printTable('Targets (each against the stricter adjacent in-process measurement)', ['figure', 'value', 'target', 'met'], [
+    ['gateway p50 / in-process p50 (concurrency 1)', c1.p50 / c1Reference, '<= 1.25', c1.p50 / c1Reference <= 1.25 ? 'yes' : 'NO'],
+    [`gateway c16 throughput / ceiling at batch ${best.batch}`, c16.rps / c16Reference, '>= 0.80', c16.rps / c16Reference >= 0.8 ? 'yes' : 'NO'],
   ]);
   mkdirSync('perf/results', { recursive: true });
-  writeFileSync(args.out!, JSON.stringify({ date: new Date().toISOString(), cpus: availableParallelism(), ceiling, inProcessP50Ms: inProcessP50, gateway: rows }, null, 2));
+  writeFileSync(args.out!, JSON.stringify({ date: new Date().toISOString(), cpus: availableParallelism(), ceiling, inProcessP50Ms: inProcessP50, adjacent, gateway: rows }, null, 2));
   console.log(`wrote ${args.out}`);
   writeLatencyChart('perf/results/gateway-latency.svg', rows, { title: 'Gateway POST /caption latency (ms)' });
   writeThroughputChart('perf/results/gateway-throughput.svg', rows, { title: 'Gateway POST /caption throughput (captions/s)' });
