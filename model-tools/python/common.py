@@ -34,7 +34,8 @@ def data_parallel(worker: Callable[..., None], processes: int, *args) -> None:
     each takes 1/world of every batch. Debian's CPU PyTorch leaves these small models on about
     one core whatever its thread count (OpenBLAS GEMMs and the per-matrix loop of batched matmul
     run single-threaded): a captioner step of 128 took 900 ms on 1 or 2 threads, 600 ms as two
-    processes of 64 on 2 cores."""
+    processes of 64 on 2 cores (both with OpenBLAS's Prescott kernels, before train-models.sh
+    chose its kernels from the CPU's flags; now about 300 ms)."""
     if processes == 1:
         _init_and_run(0, 1, 0, worker, args)
         return
