@@ -8,7 +8,9 @@
  *    client (lib/http-post.ts) that costs the shared CPU little, as ab would; the mean of each stage's
  *    Server-Timing shows where a request's time goes;
  *  - ceiling: the same encoder and greedy decode loop in-process on ONNX Runtime (no HTTP, no
- *    gRPC): latency at batch 1, and throughput at batch 1, 4, 8, 16 (B images captioned together,
+ *    gRPC), with the sessions set up as the model server sets them up (thread counts from
+ *    config.pbtxt, idle threads sleeping; ONNX Runtime's default spinning made a lone loop a third
+ *    slower, which flattered the gateway in the ratios before 2026-11-22): latency at batch 1, and throughput at batch 1, 4, 8, 16 (B images captioned together,
  *    each decoder step one call for all B); measured again right before and after the loads the
  *    targets compare (latency around concurrency 1, the best batch around concurrency 16), since
  *    the VM's speed drifts over minutes, and the stricter measurement is the reference.

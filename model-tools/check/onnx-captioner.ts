@@ -1,8 +1,9 @@
 /**
  * @module model-tools/check/onnx-captioner
  * The committed caption encoder, decoder and food classifier run in-process on ONNX Runtime,
- * with the same preprocessing, tokenizer and decode loop the gateway uses, and the settings
- * read from the models' config.pbtxt. Used by the evaluation, the parity check and the tests.
+ * with the same preprocessing, tokenizer and decode loop the gateway uses, the settings read from
+ * the models' config.pbtxt, and the embedded model server's session options (thread counts, no
+ * spinning). Used by the evaluation, the parity check, the tests and the gateway benchmark.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,15 +12,14 @@ import { CaptionTokenizer, type DecodeStep } from '../../gateway/src/generation/
 import { writePixelValues } from '../../gateway/src/preprocess/pixel-values.js';
 import { decoderInputs } from '../../gateway/src/triton/decoder-inputs.js';
 import { decoderSpecOf, type DecoderSpec, imageSpecOf, type ImageSpec } from '../../gateway/src/triton/model-spec.js';
-import { parseModelConfigText } from '../../modelserver/src/config/index.js';
+import { intraOpThreadsOf, onnxSessionOptions } from '../../modelserver/src/backend/session-options.js';
+import { normaliseModelConfig, parseModelConfigText } from '../../modelserver/src/config/index.js';
 import type { ModelConfig } from '../../proto/gen/model_config.js';
 
 export function readConfig(repository: string, model: string): ModelConfig {
   const file = join(repository, model, 'config.pbtxt');
   return parseModelConfigText(readFileSync(file, 'utf8'), file);
 }
-
-const SESSION: ort.InferenceSession.SessionOptions = { intraOpNumThreads: 2, interOpNumThreads: 1, graphOptimizationLevel: 'all' };
 
 export class OnnxCaptioner {
   private constructor(
@@ -39,8 +39,12 @@ export class OnnxCaptioner {
       JSON.parse(readFileSync(join(repository, 'caption_decoder', decoder.tokenizerFile), 'utf8')),
       decoder.bosTokenId,
     );
+    // Each session runs as the embedded model server runs it: same thread count, no spinning.
     const [enc, dec, cls] = await Promise.all(
-      ['caption_encoder', 'caption_decoder', 'food_classifier'].map((m) => ort.InferenceSession.create(join(repository, m, '1', 'model.onnx'), SESSION)),
+      ['caption_encoder', 'caption_decoder', 'food_classifier'].map((m) => {
+        const threads = intraOpThreadsOf(normaliseModelConfig(readConfig(repository, m), m));
+        return ort.InferenceSession.create(join(repository, m, '1', 'model.onnx'), onnxSessionOptions(threads));
+      }),
     );
     const labels = readFileSync(join(repository, 'food_classifier', 'labels.txt'), 'utf8').trim().split('\n');
     return new OnnxCaptioner(image, decoder, tokenizer, enc!, dec!, cls!, labels);

@@ -5,13 +5,13 @@
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { type ModelConfig, ModelInstanceGroup_Kind } from '../../../proto/gen/model_config.js';
 import { checkSignature } from './check-signature.js';
 import type { ModelInstance } from './model-instance.js';
 import { OnnxInstance } from './onnx-instance.js';
+import { instancesInGroup, intraOpThreadsOf } from './session-options.js';
 
 export interface CreateInstancesOptions {
   /** Cores to divide between this model's instances (default: all of this machine's). */
@@ -32,21 +32,6 @@ export function cudaAvailable(): boolean {
   return ['libonnxruntime_providers_cuda.so', 'onnxruntime_providers_cuda.dll'].some((f) => existsSync(join(bin, f)));
 }
 
-/** Instances one group asks for: `count` per listed GPU for KIND_GPU, else `count`. */
-function instancesInGroup(kind: ModelInstanceGroup_Kind, count: number, gpus: readonly number[]): number {
-  const c = Math.max(1, count);
-  return kind === ModelInstanceGroup_Kind.KIND_GPU ? c * Math.max(1, gpus.length) : c;
-}
-
-/**
- * The `intra_op_thread_count` parameter Triton's onnxruntime backend reads from config.pbtxt, if
- * set to a positive integer; 0 or unset leaves the choice to the server (cores shared out).
- */
-export function configuredThreads(config: ModelConfig): number | undefined {
-  const value = Number(config.parameters['intra_op_thread_count']?.stringValue);
-  return Number.isInteger(value) && value > 0 ? value : undefined;
-}
-
 /**
  * Starts every instance of `config` (normalised) on `modelPath`, checks the model's inputs and
  * outputs against the config, and returns the instances. If any fails, all are closed.
@@ -57,9 +42,7 @@ export async function createInstances(
   options: CreateInstancesOptions,
 ): Promise<ModelInstance[]> {
   const groups = config.instanceGroup;
-  const total = groups.reduce((n, g) => n + instancesInGroup(g.kind, g.count, g.gpus), 0);
-  const cores = options.cores ?? availableParallelism();
-  const intraOpThreads = configuredThreads(config) ?? Math.max(1, Math.floor(cores / Math.max(1, total)));
+  const intraOpThreads = intraOpThreadsOf(config, options.cores);
   const cuda = cudaAvailable();
   if (!cuda && groups.some((g) => g.kind === ModelInstanceGroup_Kind.KIND_GPU)) {
     options.warn(

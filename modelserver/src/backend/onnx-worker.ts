@@ -7,6 +7,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
 import { joinBytesElements, splitBytesElements } from '../tensors/tensor.js';
+import { onnxSessionOptions } from './session-options.js';
 import {
   ORT_TYPE,
   datatypeFromOrt,
@@ -79,16 +80,7 @@ function signatureOf(session: ort.InferenceSession): SessionSignature {
 }
 
 const createSession = (executionProviders: readonly string[]) =>
-  ort.InferenceSession.create(init.modelPath, {
-    intraOpNumThreads: init.intraOpThreads,
-    interOpNumThreads: 1,
-    executionMode: 'sequential',
-    graphOptimizationLevel: 'all',
-    executionProviders: [...executionProviders],
-    // Idle intra-op threads spin by default, burning the cores the gRPC event loop and the
-    // other instances need; a server with several sessions must let them sleep.
-    extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
-  });
+  ort.InferenceSession.create(init.modelPath, onnxSessionOptions(init.intraOpThreads, executionProviders));
 
 let session: ort.InferenceSession;
 try {
