@@ -1,6 +1,7 @@
 /**
  * @module perf/lib/measure
- * Small measurement helpers shared by the benchmarks: percentiles, closed-loop load, tables.
+ * Small measurement helpers shared by the benchmarks: percentiles, closed-loop load (also in
+ * windows until stable, as perf_analyzer measures), tables.
  */
 
 /** The p-th percentile (0..100) of `samples`, by nearest rank. */
@@ -71,6 +72,49 @@ export async function closedLoop(
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
   return { requests: latenciesMs.length, errors, seconds: (performance.now() - start) / 1000, latenciesMs };
+}
+
+/**
+ * perf_analyzer's stability rule: the last `count` windows are stable when each one's throughput
+ * and p50 latency lie within `tolerance` (10 %, its `-s`) of their mean over those windows.
+ */
+export function stableWindows(windows: readonly LoadResult[], tolerance = 0.1, count = 3): boolean {
+  if (windows.length < count) return false;
+  const last = windows.slice(-count).map(summariseLoad);
+  const agree = (xs: number[]) => {
+    const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+    return xs.every((x) => Math.abs(x - mean) <= tolerance * mean);
+  };
+  return agree(last.map((w) => w.rps)) && agree(last.map((w) => w.p50));
+}
+
+export interface StableLoad {
+  /** The last three windows as one. */
+  readonly result: LoadResult;
+  /** Windows run, the last three included. */
+  readonly windows: number;
+  /** False when `maxWindows` ran out before the last three agreed. */
+  readonly stable: boolean;
+}
+
+/**
+ * Closed-loop windows of at least `requests` requests each, until the last three are stable
+ * ({@link stableWindows}) or `maxWindows` have run, as perf_analyzer does for each load level: a
+ * server whose JIT or caches still warm up is measured once it has settled. `onWindow` runs
+ * before each window (to reset per-window records).
+ */
+export async function loadUntilStable(
+  concurrency: number,
+  send: () => Promise<unknown>,
+  requests: number,
+  { maxWindows = 10, tolerance = 0.1, onWindow = () => {} }: { maxWindows?: number; tolerance?: number; onWindow?: () => void } = {},
+): Promise<StableLoad> {
+  const windows: LoadResult[] = [];
+  do {
+    onWindow();
+    windows.push(await closedLoop(concurrency, 0, send, requests));
+  } while (!stableWindows(windows, tolerance) && windows.length < maxWindows);
+  return { result: mergeLoads(windows.slice(-3)), windows: windows.length, stable: stableWindows(windows, tolerance) };
 }
 
 /** Prints rows as an aligned text table. */
