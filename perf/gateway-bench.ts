@@ -29,7 +29,7 @@ import { logSoftmax } from '../gateway/src/generation/index.js';
 import { decoderInputs } from '../gateway/src/triton/decoder-inputs.js';
 import { OnnxCaptioner } from '../model-tools/check/onnx-captioner.js';
 import { generateScene, renderScene, resizeForModel } from '../model-tools/scenes/index.js';
-import { closedLoop, loadUntilStable, type LoadSummary, percentile, printTable, summariseLoad } from './lib/measure.js';
+import { closedLoop, loadUntilStable, type LoadSummary, mean, percentile, printTable, summariseLoad } from './lib/measure.js';
 import { writeLatencyChart, writeThroughputChart } from './lib/plot.js';
 import { httpPoster } from './lib/http-post.js';
 import { startGatewayProcess } from './lib/processes.js';
@@ -66,8 +66,6 @@ async function captionBatch(model: OnnxCaptioner, rgb: Uint8Array[]): Promise<vo
     });
   }
 }
-
-const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 async function main(): Promise<void> {
   const scenes = Array.from({ length: 32 }, (_, i) => generateScene(5_000_000 + i));

@@ -33,17 +33,20 @@ export class OnnxCaptioner {
   ) {}
 
   static async load(repository: string): Promise<OnnxCaptioner> {
-    const image = imageSpecOf(readConfig(repository, 'caption_encoder'));
-    const decoder = decoderSpecOf(readConfig(repository, 'caption_decoder'));
+    const models = ['caption_encoder', 'caption_decoder', 'food_classifier'] as const;
+    // Each readConfig runs protoc once; each config is read once.
+    const [encoderConfig, decoderConfig, classifierConfig] = models.map((m) => readConfig(repository, m)) as [ModelConfig, ModelConfig, ModelConfig];
+    const image = imageSpecOf(encoderConfig);
+    const decoder = decoderSpecOf(decoderConfig);
     const tokenizer = CaptionTokenizer.fromJson(
       JSON.parse(readFileSync(join(repository, 'caption_decoder', decoder.tokenizerFile), 'utf8')),
       decoder.bosTokenId,
     );
     // Each session runs as the embedded model server runs it: same thread count, no spinning.
     const [enc, dec, cls] = await Promise.all(
-      ['caption_encoder', 'caption_decoder', 'food_classifier'].map((m) => {
-        const threads = intraOpThreadsOf(normaliseModelConfig(readConfig(repository, m), m));
-        return ort.InferenceSession.create(join(repository, m, '1', 'model.onnx'), onnxSessionOptions(threads));
+      [encoderConfig, decoderConfig, classifierConfig].map((config, i) => {
+        const threads = intraOpThreadsOf(normaliseModelConfig(config, models[i]!));
+        return ort.InferenceSession.create(join(repository, models[i]!, '1', 'model.onnx'), onnxSessionOptions(threads));
       }),
     );
     const labels = readFileSync(join(repository, 'food_classifier', 'labels.txt'), 'utf8').trim().split('\n');

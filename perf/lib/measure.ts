@@ -4,6 +4,11 @@
  * windows until stable, as perf_analyzer measures), tables.
  */
 
+/** The arithmetic mean of `samples` (NaN when empty). */
+export function mean(samples: readonly number[]): number {
+  return samples.reduce((a, b) => a + b, 0) / samples.length;
+}
+
 /** The p-th percentile (0..100) of `samples`, by nearest rank. */
 export function percentile(samples: readonly number[], p: number): number {
   if (samples.length === 0) return NaN;
@@ -82,8 +87,8 @@ export function stableWindows(windows: readonly LoadResult[], tolerance = 0.1, c
   if (windows.length < count) return false;
   const last = windows.slice(-count).map(summariseLoad);
   const agree = (xs: number[]) => {
-    const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
-    return xs.every((x) => Math.abs(x - mean) <= tolerance * mean);
+    const m = mean(xs);
+    return xs.every((x) => Math.abs(x - m) <= tolerance * m);
   };
   return agree(last.map((w) => w.rps)) && agree(last.map((w) => w.p50));
 }
