@@ -15,7 +15,7 @@ describe('model server failures', () => {
     try {
       const png = await renderScene(generateScene(4_400_000), 'png');
       assert.equal((await post(gw.url, form(png))).status, 200);
-      await gw.modelServer!.stop();
+      await gw.stopModelServer();
       const res = await post(gw.url, form(png));
       const problem = (await res.json()) as { code: string };
       assert.equal(res.status, 503);

@@ -1,18 +1,58 @@
 /**
  * @module gateway/test/helpers
- * Starts a real gateway (embedded model server over real gRPC, committed models) on a free port,
- * and makes test images with sharp.
+ * Starts a real gateway on a free port over real gRPC to a real model server with the committed
+ * models — the embedded one, or the real tritonserver when TEST_MODEL_SERVER=triton (the same
+ * assertions judge both) — and makes test images with sharp.
  */
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
 import { zlib } from './zlib-crc.js';
 import { loadConfig } from '../src/config/index.js';
 import { type RunningGateway, startGateway, type StartOptions } from '../src/main.js';
+import { type RunningTriton, startTriton } from '../../triton-harness/start-triton.js';
 
 export const REPOSITORY = process.env.TEST_MODEL_REPOSITORY ?? new URL('../../model_repository', import.meta.url).pathname;
 
-export async function startTestGateway(env: Record<string, string> = {}, options: StartOptions = {}): Promise<RunningGateway> {
-  return startGateway(loadConfig({ PORT: '0', HOST: '127.0.0.1', MODEL_REPOSITORY: REPOSITORY, LOG_LEVEL: 'silent', ...env }), options);
+/** Which model server the end-to-end tests run against: `embedded` (default) or `triton`. */
+export const MODEL_SERVER = parseModelServer(process.env.TEST_MODEL_SERVER);
+
+function parseModelServer(value: string | undefined): 'embedded' | 'triton' {
+  if (value === undefined || value === '' || value === 'embedded') return 'embedded';
+  if (value === 'triton') return 'triton';
+  throw new Error(`TEST_MODEL_SERVER must be embedded or triton, not ${value}`);
+}
+
+export interface TestGateway extends RunningGateway {
+  /** Stops the model server behind the gateway (embedded or Triton), leaving the gateway up. */
+  stopModelServer(): Promise<void>;
+}
+
+/**
+ * A gateway with `env` over the selected model server. With TEST_MODEL_SERVER=triton each call
+ * starts its own tritonserver (so a test may stop it); `stop()` stops both.
+ */
+export async function startTestGateway(env: Record<string, string> = {}, options: StartOptions = {}): Promise<TestGateway> {
+  let triton: RunningTriton | undefined;
+  if (MODEL_SERVER === 'triton' && env['TRITON_URL'] === undefined) triton = await startTriton({ modelRepository: REPOSITORY });
+  let gateway: RunningGateway;
+  try {
+    const tritonUrl = triton ? { TRITON_URL: triton.address } : {};
+    gateway = await startGateway(loadConfig({ PORT: '0', HOST: '127.0.0.1', MODEL_REPOSITORY: REPOSITORY, LOG_LEVEL: 'silent', ...tritonUrl, ...env }), options);
+  } catch (err) {
+    await triton?.stop();
+    throw err;
+  }
+  return {
+    ...gateway,
+    stopModelServer: async () => {
+      await gateway.modelServer?.stop();
+      await triton?.stop();
+    },
+    stop: async () => {
+      await gateway.stop();
+      await triton?.stop();
+    },
+  };
 }
 
 /** multipart/form-data with the image in field `image` plus string fields. */
