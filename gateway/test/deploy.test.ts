@@ -1,7 +1,8 @@
 /**
  * Deployment files against the code: docker-compose.yml, Dockerfile.gateway, Dockerfile.triton,
  * .dockerignore and deploy/prometheus.yml must agree with the gateway's config schema, its routes,
- * its runtime imports and the model repository. No Docker is needed: the files are parsed here.
+ * what its compiled build loads (scripts/build.sh runs into a temporary folder) and the model
+ * repository. No Docker is needed: the files are parsed here.
  * Each assertion below fails if one side changes without the other (a port, a variable name, a
  * route, a COPY source, a model config, a profile).
  *
@@ -9,9 +10,11 @@
  * which on tsx's one-line output takes minutes.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { builtinModules } from 'node:module';
-import { dirname, join, posix, relative, resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { join, posix, relative, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
@@ -501,6 +504,43 @@ describe('Dockerfile.gateway', () => {
   const runtimeEnv = envOfStage(runtime);
   const cmd = only(runtime.instructions.filter((i) => i.keyword === 'CMD'), 'CMD in the runtime stage');
   const cmdArgs = JSON.parse(cmd.args) as string[];
+  const entry = cmdArgs.find((a) => /\.m?js$/.test(a)) ?? '';
+  const runIndex = (re: RegExp) => build.instructions.findIndex((i) => i.keyword === 'RUN' && re.test(i.args));
+  const ci = runIndex(/\bnpm ci\b/);
+  const buildRun = runIndex(/\bnpm run build\b/);
+  const prune = runIndex(/\bnpm prune --omit=dev\b/);
+
+  /** Context files copied into the build stage before instruction `index`, checked to keep the repository layout. */
+  function copiedBefore(index: number): Set<string> {
+    const base = workdir(build);
+    const files = new Set<string>();
+    for (const c of copies({ ...build, instructions: build.instructions.slice(0, index) })) {
+      for (const src of c.sources) {
+        const repoPath = posix.normalize(src).replace(/\/+$/, '');
+        const dest = c.dest.endsWith('/') || c.dest === '.' ? posix.join(c.dest, posix.basename(repoPath)) : c.dest;
+        assert.equal(posix.relative(base, posix.resolve(base, dest)), repoPath, `COPY ${src} ${c.dest} does not keep the repository layout`);
+        for (const f of contextFiles(src)) if (!dockerIgnored(f)) files.add(f);
+      }
+    }
+    return files;
+  }
+
+  /** Where each runtime COPY lands, as the path it has in the build stage; a lookup for what covers a path. */
+  function runtimeCopies(): (f: string) => { path: string; fromBuild: boolean } | undefined {
+    const base = workdir(runtime);
+    const buildBase = workdir(build);
+    const present: Array<{ path: string; fromBuild: boolean }> = [];
+    for (const c of copies(runtime)) {
+      for (const src of c.sources) {
+        const path = c.from === undefined ? posix.normalize(src).replace(/\/+$/, '') : posix.relative(buildBase, src);
+        const dest = c.dest.endsWith('/') || c.dest === '.' ? posix.join(c.dest, posix.basename(path)) : c.dest;
+        // The same layout as in the build stage, where `node dist/...` was built to run.
+        assert.equal(posix.relative(base, posix.resolve(base, dest)), path, `COPY ${src} ${c.dest} does not keep the build stage's layout`);
+        present.push({ path, fromBuild: c.from !== undefined });
+      }
+    }
+    return (f) => present.find((p) => f === p.path || f.startsWith(`${p.path}/`));
+  }
 
   it('builds in one stage and runs in another, both from a pinned Node 20 image', () => {
     assert.ok(GATEWAY_DF.stages.length >= 2, 'multi-stage');
@@ -510,20 +550,18 @@ describe('Dockerfile.gateway', () => {
     }
   });
 
-  it("copies .npmrc before npm ci, generates proto code, then prunes dev dependencies, in that order", () => {
-    const runs = build.instructions.map((i, index) => ({ ...i, index }));
-    const runIndex = (re: RegExp) => runs.find((i) => i.keyword === 'RUN' && re.test(i.args))?.index ?? -1;
-    const ci = runIndex(/\bnpm ci\b/);
-    const proto = runIndex(/\bnpm run proto\b/);
-    const prune = runIndex(/\bnpm prune --omit=dev\b/);
-    assert.ok(ci >= 0 && proto > ci && prune > proto, `npm ci (${ci}) < npm run proto (${proto}) < npm prune (${prune})`);
-    const copiedBefore = (index: number) => runs.filter((i) => i.index < index && i.keyword === 'COPY').flatMap((i) => copies({ ...build, instructions: [i] })[0]!.sources);
-    assert.ok(copiedBefore(ci).includes('.npmrc'), '.npmrc must be copied before npm ci (onnxruntime-node-install=skip)');
-    // The proto script's inputs must be there before npm ci (its `prepare` runs it) and `npm run proto`.
-    const script = /\bbash\s+(\S+)/.exec(PACKAGE.scripts['proto'] ?? '')?.[1];
-    assert.ok(script, 'package.json scripts.proto');
-    for (const needed of [script, 'proto/model_config.proto', 'proto/grpc_service.proto']) {
-      assert.ok(copiedBefore(ci).some((src) => contextFiles(src).includes(needed)), `${needed} is not copied before npm ci`);
+  it('installs from package.json and the lockfile without install scripts, builds, then prunes dev dependencies, in that order', () => {
+    assert.ok(ci >= 0 && buildRun > ci && prune > buildRun, `npm ci (${ci}) < npm run build (${buildRun}) < npm prune (${prune})`);
+    // The image's npm (10 on Node 20) does not read package.json's allowScripts, so without
+    // --ignore-scripts it would run onnxruntime-node's postinstall, a CUDA download.
+    assert.match(build.instructions[ci]!.args, /\bnpm ci\b.*--ignore-scripts\b/, 'npm ci must run with --ignore-scripts');
+    assert.deepEqual([...copiedBefore(ci)].sort(), ['package-lock.json', 'package.json'], 'only the package files come before npm ci (its layer is cached while sources change)');
+    // `npm run build` as package.json defines it: the proto script, then scripts/build.sh.
+    const protoScript = /\bbash\s+(\S+)/.exec(PACKAGE.scripts['proto'] ?? '')?.[1];
+    assert.ok(protoScript, 'package.json scripts.proto');
+    assert.match(PACKAGE.scripts['build'] ?? '', /^npm run proto && bash scripts\/build\.sh$/);
+    for (const needed of [protoScript, 'scripts/build.sh', 'tsconfig.json', 'tsconfig.build.json', 'proto/model_config.proto', 'proto/grpc_service.proto', 'proto/health.proto']) {
+      assert.ok(copiedBefore(buildRun).has(needed), `${needed} is not copied before npm run build`);
     }
   });
 
@@ -567,49 +605,55 @@ describe('Dockerfile.gateway', () => {
   });
 
   it('.dockerignore keeps dependencies, VCS, caches, generated code and tools out of the context', () => {
-    for (const p of ['node_modules/zod/package.json', 'modelserver/node_modules/x', '.git/HEAD', '.cache/x', 'proto/gen/grpc_service.ts', 'perf/results/gateway.json', 'model-tools/python/common.py', 'model-tools/python/__pycache__/common.cpython-311.pyc', 'gateway/test/deploy.test.ts', 'gateway/src/preprocess/decode-image.test.ts']) {
+    for (const p of ['node_modules/zod/package.json', 'modelserver/node_modules/x', 'dist/gateway/src/main.js', '.git/HEAD', '.cache/x', 'proto/gen/grpc_service.ts', 'perf/results/gateway.json', 'model-tools/python/common.py', 'model-tools/python/__pycache__/common.cpython-311.pyc', 'gateway/test/deploy.test.ts', 'gateway/src/preprocess/decode-image.test.ts']) {
       assert.ok(dockerIgnored(p), `${p} should be ignored`);
     }
-    for (const p of ['gateway/src/main.ts', 'modelserver/src/index.ts', 'proto/model_config.proto', 'model_repository/caption_decoder/tokenizer.json', 'package-lock.json', '.npmrc']) {
+    for (const p of ['gateway/src/main.ts', 'modelserver/src/index.ts', 'proto/model_config.proto', 'model_repository/caption_decoder/tokenizer.json', 'package-lock.json', 'tsconfig.build.json', 'scripts/build.sh', 'gateway/public/index.html']) {
       assert.ok(!dockerIgnored(p), `${p} must stay in the context`);
     }
   });
 
-  it('the runtime stage holds every file and package the gateway loads (and no dev dependency or model-tools)', () => {
-    // Where each repository path lands, relative to the runtime WORKDIR; the layout must mirror the
-    // repository because the sources find each other (and proto/, package.json) by relative paths.
-    const base = workdir(runtime);
-    const buildBase = workdir(build);
-    const present: Array<{ path: string; fromBuild: boolean }> = [];
-    for (const c of copies(runtime)) {
-      for (const src of c.sources) {
-        const repoPath = c.from === undefined ? posix.normalize(src).replace(/\/+$/, '') : posix.relative(buildBase, src);
-        const dest = c.dest.endsWith('/') || c.dest === '.' ? posix.join(c.dest, posix.basename(repoPath)) : c.dest;
-        const inImage = posix.relative(base, posix.resolve(base, dest));
-        assert.equal(inImage, repoPath, `COPY ${src} ${c.dest} does not keep the repository layout`);
-        present.push({ path: repoPath, fromBuild: c.from !== undefined });
-      }
-    }
-    const covering = (f: string) => present.find((p) => f === p.path || f.startsWith(`${p.path}/`));
+  it('runs the compiled entry point, as npm start does: node on dist/, no loader', () => {
+    assert.equal(cmdArgs[0], 'node', `CMD ${cmd.args}`);
+    assert.ok(!cmdArgs.includes('--import') && !cmdArgs.includes('--loader'), `CMD ${cmd.args} loads a loader`);
+    assert.equal(PACKAGE.scripts['start'], `node ${entry}`, 'CMD runs what npm start runs after its build');
+    assert.match(entry, /^dist\/.+\.js$/);
+  });
 
-    const entry = cmdArgs.find((a) => a.endsWith('.ts'));
-    assert.ok(entry && cmdArgs[0] === 'node', `CMD ${cmd.args}`);
-    const loader = cmdArgs[cmdArgs.indexOf('--import') + 1];
-    assert.equal(loader, 'tsx');
-    const { files, packages } = runtimeClosure(entry);
-    assert.ok(files.size > 20, `only ${files.size} files reached from ${entry}`);
-    packages.add(loader);
-    for (const f of files) {
-      const c = covering(f);
-      assert.ok(c, `${f} is loaded at run time but not copied into the runtime stage`);
-      if (!c.fromBuild) assert.ok(!dockerIgnored(f), `${f} is loaded at run time but .dockerignore drops it`);
-      assert.ok(!f.startsWith('model-tools/') && !f.startsWith('perf/'), `${f}: the gateway must not load ${f.split('/')[0]} at run time`);
+  it('the runtime stage holds every file and package the compiled gateway loads, built from sources the build stage copies', () => {
+    // The real build (scripts/build.sh, what `npm run build` runs after `npm run proto`) into a
+    // temporary dist/; then what node loads from the CMD's entry point, followed through it.
+    const out = mkdtempSync(join(tmpdir(), 'deploy-test-dist-'));
+    try {
+      execFileSync('bash', ['scripts/build.sh', out], { cwd: ROOT, stdio: 'pipe' });
+      const { files, packages, sourcesOnly } = compiledClosure(out, entry);
+      assert.ok(files.size > 20, `only ${files.size} files reached from ${entry}`);
+      assert.ok(files.has('dist/modelserver/src/backend/onnx-worker.js'), 'the compiled server does not start the compiled worker');
+      // The embedded server runs protoc on dist/proto/model_config.proto (the closure sees only the folder).
+      for (const f of readdirSync(at('proto')).filter((x) => x.endsWith('.proto'))) assert.ok(files.has('dist/proto') && existsSync(join(out, 'proto', f)), `dist/proto/${f}`);
+      assert.deepEqual([...sourcesOnly].sort(), [...SOURCES_ONLY].sort(), 'SOURCES_ONLY lists a file the compiled code no longer names');
+      const covering = runtimeCopies();
+      for (const f of files) {
+        assert.ok(existsSync(join(out, posix.relative(DIST, f))), `${f} is loaded at run time but the build does not write it`);
+        assert.ok(covering(f)?.fromBuild, `${f} is loaded at run time but not copied from the build stage into the runtime stage`);
+      }
+      for (const p of packages) {
+        assert.ok(p in PACKAGE.dependencies, `${p} is loaded at run time but is ${p in PACKAGE.devDependencies ? 'a devDependency (npm prune --omit=dev removes it)' : 'not a dependency'}`);
+      }
+      assert.ok(covering('node_modules/zod/package.json')?.fromBuild, 'node_modules comes from the build stage');
+      // Every file the build writes comes from the build context, copied before `npm run build`
+      // (proto/gen is generated there); the runtime gets nothing else from the repository.
+      const copied = copiedBefore(buildRun);
+      for (const f of listTree(out).filter((x) => !x.endsWith('.js.map'))) {
+        const source = sourceOf(f);
+        if (source.startsWith('proto/gen/')) continue;
+        assert.ok(existsSync(at(source)), `the build writes ${f}, but ${source} is not in the repository`);
+        assert.ok(copied.has(source) && !dockerIgnored(source), `the build writes ${f} from ${source}, which is not copied into the build stage before npm run build`);
+      }
+      for (const c of copies(runtime)) assert.ok(c.from !== undefined, `COPY ${c.sources.join(' ')}: the runtime stage copies from the build stage only`);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
     }
-    for (const p of packages) {
-      assert.ok(p in PACKAGE.dependencies, `${p} is loaded at run time but is ${p in PACKAGE.devDependencies ? 'a devDependency (npm prune --omit=dev removes it)' : 'not a dependency'}`);
-    }
-    assert.ok(covering('node_modules/tsx/package.json')?.fromBuild, 'node_modules comes from the build stage');
-    assert.ok(covering('proto/gen/grpc_service.ts')?.fromBuild, 'proto/gen is generated in the build stage');
   });
 });
 
@@ -687,50 +731,66 @@ describe('perf and monitoring profiles', () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// What `node --import tsx <entry>` loads: relative imports (a .js specifier is the .ts source, as
-// tsx resolves it), files found with new URL(…, import.meta.url) or createRequire(import.meta.url),
-// and the packages of bare specifiers. Type-only imports are erased and skipped.
+// What `node dist/gateway/src/main.js` loads from a build written to `out` (standing for dist/):
+// relative imports, files found with new URL(…, import.meta.url) or createRequire(import.meta.url),
+// and the packages of bare specifiers. tsc has erased type-only imports.
 
-function runtimeClosure(entry: string): { files: Set<string>; packages: Set<string> } {
+const DIST = 'dist';
+/**
+ * Files the compiled code names but loads only when it runs from .ts sources under tsx:
+ * modelserver/src/backend/onnx-instance.ts starts its worker through the tsx bootstrap then.
+ */
+const SOURCES_ONLY = new Set(['dist/modelserver/src/backend/ts-worker-bootstrap.mjs', 'dist/modelserver/src/backend/onnx-worker.ts']);
+
+/** Every file under an absolute directory, relative to it, as POSIX paths under dist/. */
+function listTree(dir: string, sub = ''): string[] {
+  return readdirSync(join(dir, sub), { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? listTree(dir, posix.join(sub, e.name)) : [posix.join(DIST, sub, e.name)],
+  );
+}
+
+/** The repository file a build output under dist/ comes from: x.js from x.ts, a copied file from itself. */
+function sourceOf(distPath: string): string {
+  const p = posix.relative(DIST, distPath);
+  const ts = p.replace(/\.js$/, '.ts');
+  return p.endsWith('.js') && (existsSync(at(ts)) || ts.startsWith('proto/gen/')) ? ts : p;
+}
+
+function compiledClosure(out: string, entry: string): { files: Set<string>; packages: Set<string>; sourcesOnly: Set<string> } {
   const files = new Set<string>();
   const packages = new Set<string>();
+  const sourcesOnly = new Set<string>();
   const builtins = new Set(builtinModules);
   const queue = [entry];
   const patterns = [
-    /\b(?:import|export)\s+(type\s+)?(?:[\w*{}\s,$]+?\s+from\s+)?['"]([^'"]+)['"]/g,
-    /\bimport\(\s*()['"]([^'"]+)['"]\s*\)/g,
-    /\bnew URL\(\s*()['"]([^'"]+)['"]\s*,\s*import\.meta\.url\s*\)/g,
-    /\bcreateRequire\(import\.meta\.url\)(?:\.resolve)?\(\s*()['"]([^'"]+)['"]/g,
+    /\b(?:import|export)\s+(?:[\w*{}\s,$]+?\s+from\s+)?['"]([^'"]+)['"]/g,
+    /\bimport\(\s*['"]([^'"]+)['"]\s*\)/g,
+    /\bnew URL\(\s*['"]([^'"]+)['"]\s*,\s*import\.meta\.url\s*\)/g,
+    /\bcreateRequire\(import\.meta\.url\)(?:\.resolve)?\(\s*['"]([^'"]+)['"]/g,
   ];
   while (queue.length > 0) {
     const file = queue.pop()!;
-    if (files.has(file)) continue;
-    files.add(file);
-    if (!/\.(ts|mts|mjs|js)$/.test(file)) continue;
-    if (!existsSync(at(file))) {
-      assert.ok(file.startsWith('proto/gen/'), `${file} does not exist`);
-      continue; // generated and not present here: run `npm run proto` to check its imports too
+    if (files.has(file) || sourcesOnly.has(file)) continue;
+    if (SOURCES_ONLY.has(file)) {
+      sourcesOnly.add(file);
+      continue;
     }
-    const source = readFileSync(at(file), 'utf8')
+    files.add(file);
+    const path = join(out, posix.relative(DIST, file));
+    if (!/\.m?js$/.test(file) || !existsSync(path)) continue; // a missing file fails in the caller
+    const source = readFileSync(path, 'utf8')
       .replace(/\/\*[\s\S]*?\*\//g, '')
       .replace(/^\s*\/\/.*$/gm, '');
     for (const re of patterns) {
       for (const m of source.matchAll(re)) {
-        const typeOnly = m[1] !== undefined && m[1] !== '';
-        const spec = m[2]!;
-        if (typeOnly) continue;
-        if (spec.startsWith('.')) {
-          let target = rel(resolve(dirname(at(file)), spec));
-          const asTs = target.replace(/\.js$/, '.ts');
-          if (target.endsWith('.js') && (existsSync(at(asTs)) || asTs.startsWith('proto/gen/'))) target = asTs;
-          assert.ok(existsSync(at(target)) || target.startsWith('proto/gen/'), `${file}: ${spec} → ${target} does not exist`);
-          queue.push(target);
-        } else if (!spec.startsWith('node:') && !builtins.has(spec)) {
+        const spec = m[1]!;
+        if (spec.startsWith('.')) queue.push(posix.normalize(posix.join(posix.dirname(file), spec)));
+        else if (!spec.startsWith('node:') && !builtins.has(spec)) {
           const parts = spec.split('/');
           packages.add(spec.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!);
         }
       }
     }
   }
-  return { files, packages };
+  return { files, packages, sourcesOnly };
 }
