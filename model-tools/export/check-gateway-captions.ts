@@ -1,28 +1,47 @@
 /**
  * @module model-tools/export/check-gateway-captions
- * Replays export_blip.py's caption comparison through the gateway's own code: the exported ONNX
- * encoder and decoder on ONNX Runtime, the decoder settings read from config.pbtxt, the prompt
- * prefix from CaptionTokenizer (tokenizer.json through @huggingface/tokenizers) and greedyDecode.
- * Every caption must have exactly the token ids transformers' generate() produced, and the same
- * text for the generated part. Inputs: <parity>/caption_generation.json (transformers' ids) and
- * the pixel_values rows of <parity>/caption_encoder.json.
- * Usage: tsx model-tools/export/check-gateway-captions.ts --repo OUT --parity OUT-parity
+ * Replays export_blip.py's captions through a real gateway over the exported repository and
+ * requires, token for token, what transformers' generate() produced (greedy and beam search,
+ * with and without a prompt). The gateway runs as in production (startGateway: the embedded
+ * model server on the repository, or with --triton the real tritonserver of triton-harness/), and
+ * every caption is checked twice, all captions at once so that their decoder steps batch together:
+ *
+ *  1. token ids: the gateway's own pieces over its gRPC client — specs from ModelConfig,
+ *     CaptionTokenizer on tokenizer.json, the encoder called as CaptionService does, `generate`
+ *     (greedy or beam search) over DecoderStepBatcher — on transformers' pixel_values rows of
+ *     <parity>/caption_encoder.json; ids and decoded text must equal transformers';
+ *  2. HTTP: POST /caption with the S x S picture export_blip.py saved (<parity>/images/), so the
+ *     gateway also decodes and preprocesses it itself; caption, token count and finish reason
+ *     must equal transformers'. The gateway's pixel_values of that file are compared with
+ *     transformers' for information (a difference there would explain an HTTP-only mismatch).
+ *
+ * Exit 0 when every caption matches, 1 otherwise, 2 on bad arguments.
+ * Usage: tsx model-tools/export/check-gateway-captions.ts --repo OUT --parity OUT-parity [--triton]
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import * as ort from 'onnxruntime-node';
-import { decoderInputs } from '../../gateway/src/triton/decoder-inputs.js';
-import { CaptionTokenizer, greedyDecode, type DecodeStep } from '../../gateway/src/generation/index.js';
+import { loadConfig } from '../../gateway/src/config/index.js';
+import { CaptionTokenizer, generate } from '../../gateway/src/generation/index.js';
+import { startGateway } from '../../gateway/src/main.js';
+import { preprocessImage } from '../../gateway/src/preprocess/index.js';
+import type { RawTensor } from '../../gateway/src/triton/client.js';
+import { DecoderStepBatcher } from '../../gateway/src/triton/decode-step.js';
+import { imageInput } from '../../gateway/src/triton/image-input.js';
 import { decoderSpecOf, imageSpecOf } from '../../gateway/src/triton/model-spec.js';
-import { readConfig } from '../check/onnx-captioner.js';
+import { type RunningTriton, startTriton } from '../../triton-harness/start-triton.js';
 
 interface Caption {
   readonly image: string;
+  readonly image_file: string;
   readonly pixel_row: number;
   readonly prompt: string;
+  readonly num_beams: number;
   readonly transformers_ids: number[];
   readonly transformers_text: string;
+  readonly transformers_caption: string;
+  readonly transformers_tokens: number;
+  readonly transformers_finish: 'eos' | 'length';
 }
 
 interface Generation {
@@ -31,77 +50,128 @@ interface Generation {
 }
 
 interface TensorRecord {
-  readonly datatype: 'FP32' | 'INT64';
   readonly shape: number[];
   readonly b64: string;
 }
 
-const { values } = parseArgs({ options: { repo: { type: 'string' }, parity: { type: 'string' } } });
+interface CaptionResponse {
+  readonly caption: string;
+  readonly tokens: number;
+  readonly finish_reason: string;
+}
+
+const { values } = parseArgs({ options: { repo: { type: 'string' }, parity: { type: 'string' }, triton: { type: 'boolean', default: false } } });
 if (!values.repo || !values.parity) {
-  console.error('usage: tsx model-tools/export/check-gateway-captions.ts --repo OUT --parity OUT-parity');
+  console.error('usage: tsx model-tools/export/check-gateway-captions.ts --repo OUT --parity OUT-parity [--triton]');
   process.exit(2);
 }
-const repo = values.repo;
-const generation = JSON.parse(readFileSync(join(values.parity, 'caption_generation.json'), 'utf8')) as Generation;
-const pixels = (JSON.parse(readFileSync(join(values.parity, 'caption_encoder.json'), 'utf8')) as { inputs: Record<string, TensorRecord> }).inputs[
-  'pixel_values'
-]!;
+const repo = resolve(values.repo);
+const parity = resolve(values.parity);
+const generation = JSON.parse(readFileSync(join(parity, 'caption_generation.json'), 'utf8')) as Generation;
+const pixels = (JSON.parse(readFileSync(join(parity, 'caption_encoder.json'), 'utf8')) as { inputs: Record<string, TensorRecord> }).inputs['pixel_values']!;
+const pixelRows = new Float32Array(new Uint8Array(Buffer.from(pixels.b64, 'base64')).buffer);
 
-const image = imageSpecOf(readConfig(repo, 'caption_encoder'));
-const spec = decoderSpecOf(readConfig(repo, 'caption_decoder'));
-const tokenizer = CaptionTokenizer.fromJson(JSON.parse(readFileSync(join(repo, 'caption_decoder', spec.tokenizerFile), 'utf8')), spec.bosTokenId);
-const encoder = await ort.InferenceSession.create(join(repo, 'caption_encoder', '1', 'model.onnx'));
-const decoder = await ort.InferenceSession.create(join(repo, 'caption_decoder', '1', 'model.onnx'));
+const sameIds = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((t, i) => t === b[i]);
+const limits = { maxPixels: 40_000_000, minSide: 8 };
 
-const pixelData = new Float32Array(new Uint8Array(Buffer.from(pixels.b64, 'base64')).buffer);
-const embeds = (await encoder.run({ [image.inputName]: new ort.Tensor('float32', pixelData, pixels.shape) }))['image_embeds']!;
-const [, tokens, hidden] = embeds.dims as [number, number, number];
-const L = spec.maxLength;
-
-/** As the gateway builds decoder steps (decoderInputs, same padding and mask). */
-function stepFor(row: number): DecodeStep {
-  const rowData = (embeds.data as Float32Array).subarray(row * tokens * hidden, (row + 1) * tokens * hidden);
-  return async (sequences) => {
-    const n = sequences.length;
-    const { inputIds, attentionMask } = decoderInputs(sequences, L, spec.padTokenId);
-    const imageEmbeds = new Float32Array(n * tokens * hidden);
-    for (let i = 0; i < n; i++) imageEmbeds.set(rowData, i * tokens * hidden);
-    const out = await decoder.run({
-      input_ids: new ort.Tensor('int64', inputIds, [n, L]),
-      attention_mask: new ort.Tensor('int64', attentionMask, [n, L]),
-      image_embeds: new ort.Tensor('float32', imageEmbeds, [n, tokens, hidden]),
-    });
-    const logits = out['logits']!.data as Float32Array;
-    return sequences.map((_, i) => logits.slice(i * spec.vocabSize, (i + 1) * spec.vocabSize));
-  };
-}
-
+let triton: RunningTriton | undefined;
+// The exported repository has no food_classifier, so Triton cannot load the food_caption ensemble;
+// captions do not use it, so Triton must not exit over it.
+if (values.triton) triton = await startTriton({ modelRepository: repo, args: ['--exit-on-error=false', '--strict-readiness=false'] });
+const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', MODEL_REPOSITORY: repo, LOG_LEVEL: 'silent', ...(triton ? { TRITON_URL: triton.address } : {}) });
+const gateway = await startGateway(config).catch(async (err: unknown) => {
+  await triton?.stop();
+  throw err;
+});
 let failed = 0;
-for (const c of generation.captions) {
-  const prefix = tokenizer.prefix(c.prompt);
-  // transformers' max_length counts the whole decoder sequence, [DEC] and prompt included.
-  const result = await greedyDecode(stepFor(c.pixel_row), prefix, {
-    bosTokenId: spec.bosTokenId,
-    eosTokenId: spec.eosTokenId,
-    maxLength: L,
-    maxNewTokens: Math.max(0, generation.hf_max_length - prefix.length),
-    minNewTokens: 0,
-    numBeams: 1,
-    repetitionPenalty: 1,
-  });
-  const ids = [...prefix, ...result.tokens, ...(result.finishReason === 'eos' ? [spec.eosTokenId] : [])];
-  // CaptionTokenizer.decode([]) throws in @huggingface/tokenizers ("token_ids must be a non-empty
-  // array"): a caption that ends right after the prompt needs this guard in the gateway too.
-  if (result.tokens.length === 0) console.log(`note: empty caption for ${c.image} ${JSON.stringify(c.prompt)}: CaptionTokenizer.decode([]) would throw`);
-  const text = result.tokens.length ? tokenizer.decode(result.tokens) : '';
-  const sameIds = ids.length === c.transformers_ids.length && ids.every((t, i) => t === c.transformers_ids[i]);
-  const sameText = text === c.transformers_text;
-  if (!sameIds || !sameText) failed++;
-  console.log(`${sameIds && sameText ? 'ok  ' : 'FAIL'} gateway ${c.image} prompt ${JSON.stringify(c.prompt)}: ${JSON.stringify(text)}`);
-  if (!sameIds) console.log(`     transformers ${JSON.stringify(c.transformers_ids)}\n     gateway      ${JSON.stringify(ids)}`);
-  if (!sameText) console.log(`     transformers text ${JSON.stringify(c.transformers_text)}`);
+try {
+  const { client } = gateway;
+  const deadline = () => Date.now() + 120_000;
+  const encoder = imageSpecOf(await client.modelConfig(config.CAPTION_ENCODER_MODEL, deadline()));
+  const decoder = decoderSpecOf(await client.modelConfig(config.CAPTION_DECODER_MODEL, deadline()));
+  const tokenizer = CaptionTokenizer.fromJson(JSON.parse(readFileSync(join(repo, decoder.model, decoder.tokenizerFile), 'utf8')), decoder.bosTokenId);
+  const steps = new DecoderStepBatcher(client, decoder);
+  const rowFloats = 3 * encoder.size * encoder.size;
+  const rowOf = (row: number) => pixelRows.subarray(row * rowFloats, (row + 1) * rowFloats);
+  const embeds = new Map<number, Promise<RawTensor>>();
+  const encode = (row: number) =>
+    client.inferStreamed(encoder.model, imageInput(encoder.inputName, encoder.size, rowOf(row)), { deadline: deadline() }).then((out) => [...out.values()][0]!);
+  const budgetOf = (c: Caption, prefixLength: number) => {
+    // transformers' max_length counts the whole decoder sequence, [DEC] and prompt included.
+    const budget = generation.hf_max_length - prefixLength;
+    if (budget < 1) throw new Error(`prompt ${JSON.stringify(c.prompt)} leaves no token of transformers' max_length ${generation.hf_max_length}`);
+    return budget;
+  };
+
+  /** Path 1: the gateway's decode loop over its gRPC client; token ids compared. */
+  async function viaClient(c: Caption): Promise<string[]> {
+    if (!embeds.has(c.pixel_row)) embeds.set(c.pixel_row, encode(c.pixel_row));
+    const prefix = tokenizer.prefix(c.prompt);
+    const step = steps.stepFor({ imageEmbeds: await embeds.get(c.pixel_row)!, deadline: deadline() });
+    const result = await generate(step, prefix, {
+      bosTokenId: decoder.bosTokenId,
+      eosTokenId: decoder.eosTokenId,
+      maxLength: decoder.maxLength,
+      maxNewTokens: budgetOf(c, prefix.length),
+      minNewTokens: 0,
+      numBeams: c.num_beams,
+      repetitionPenalty: 1,
+    });
+    const ids = [...prefix, ...result.tokens, ...(result.finishReason === 'eos' ? [decoder.eosTokenId] : [])];
+    const text = tokenizer.decode(result.tokens);
+    const problems: string[] = [];
+    if (!sameIds(ids, c.transformers_ids)) problems.push(`ids: transformers ${JSON.stringify(c.transformers_ids)}\n          gateway      ${JSON.stringify(ids)}`);
+    if (text !== c.transformers_text) problems.push(`text: transformers ${JSON.stringify(c.transformers_text)}, gateway ${JSON.stringify(text)}`);
+    return problems;
+  }
+
+  /** Path 2: POST /caption with the picture; caption, token count and finish reason compared. */
+  async function viaHttp(c: Caption): Promise<string[]> {
+    const png = readFileSync(join(parity, c.image_file));
+    const form = new FormData();
+    form.append('image', new Blob([png], { type: 'image/png' }), 'image.png');
+    form.append('num_beams', String(c.num_beams));
+    form.append('max_new_tokens', String(budgetOf(c, tokenizer.prefix(c.prompt).length)));
+    if (c.prompt) form.append('prompt', c.prompt);
+    const res = await fetch(`${gateway.url}/caption`, { method: 'POST', body: form });
+    const body = await res.text();
+    if (res.status !== 200) return [`HTTP ${res.status}: ${body}`];
+    const got = JSON.parse(body) as CaptionResponse;
+    const want = { caption: c.transformers_caption, tokens: c.transformers_tokens, finish_reason: c.transformers_finish };
+    const seen = { caption: got.caption, tokens: got.tokens, finish_reason: got.finish_reason };
+    return JSON.stringify(seen) === JSON.stringify(want) ? [] : [`HTTP: transformers ${JSON.stringify(want)}\n          gateway      ${JSON.stringify(seen)}`];
+  }
+
+  const server = triton ? 'tritonserver 2.51 (triton-harness)' : 'the embedded model server';
+  for (const [name, check] of [
+    ['ids ', viaClient],
+    ['http', viaHttp],
+  ] as const) {
+    const results = await Promise.all(generation.captions.map(check));
+    generation.captions.forEach((c, i) => {
+      const problems = results[i]!;
+      if (problems.length) failed++;
+      const label = `${c.image} prompt ${JSON.stringify(c.prompt)} beams ${c.num_beams}`;
+      console.log(`${problems.length ? 'FAIL' : 'ok  '} gateway ${name} ${label}: ${JSON.stringify(c.transformers_caption)} (${c.transformers_finish})`);
+      for (const p of problems) console.log(`     ${p}`);
+    });
+  }
+  const rows = [...new Set(generation.captions.map((c) => c.pixel_row))];
+  for (const row of rows) {
+    const c = generation.captions.find((x) => x.pixel_row === row)!;
+    const { pixelValues } = await preprocessImage(readFileSync(join(parity, c.image_file)), encoder, limits);
+    const want = rowOf(row);
+    let max = 0;
+    for (let i = 0; i < want.length; i++) max = Math.max(max, Math.abs(pixelValues[i]! - want[i]!));
+    console.log(`info: ${c.image_file}: the gateway's pixel_values vs transformers' max |diff| ${max.toExponential(2)}`);
+  }
+  const total = 2 * generation.captions.length;
+  console.log(
+    `gateway captions: ${total - failed}/${total} identical to transformers (${generation.captions.length} by token ids through the gateway's generate over gRPC, ` +
+      `${generation.captions.length} over HTTP; ${server})`,
+  );
+} finally {
+  await gateway.stop();
+  await triton?.stop();
 }
-console.log(`gateway captions: ${generation.captions.length - failed}/${generation.captions.length} identical to transformers (tokenizer + greedyDecode on the ONNX files)`);
-await encoder.release();
-await decoder.release();
 process.exit(failed ? 1 : 0);

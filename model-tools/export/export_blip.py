@@ -56,9 +56,12 @@ import export_common as ec  # noqa: E402
 import triton_configs  # noqa: E402
 
 TOOL = 'export_blip'
-TRANSFORMERS_PIN = 'transformers==5.18.0'
-INSTALL = f'pip install "{TRANSFORMERS_PIN}" "torch==2.14.1" onnx pillow numpy'
+INSTALL = 'bash scripts/setup-python.sh (requirements.txt: transformers, torch, onnx, pillow, numpy), then run this with .venv/bin/python'
 HF_MAX_LENGTH = 20          # generation default of the checkpoint's config (whole decoder sequence)
+NUM_BEAMS = (1, 3)          # the parity runs greedy decoding and beam search with 3 beams
+# --random-base writes here by default: ~0.9 GB of random weights that must never be committed
+# (.cache/ is ignored) nor land in the served model_repository/.
+RANDOM_BASE_REPO = ec.PROJECT / '.cache' / 'blip-base-random' / 'model_repository'
 PROMPT_TEMPLATE = 'a photo of {label},'
 WEIGHTS = ('model.safetensors', 'pytorch_model.bin', 'model.safetensors.index.json', 'pytorch_model.bin.index.json')
 RESAMPLE = {0: 'nearest', 2: 'bilinear', 3: 'bicubic'}  # PIL enum -> gateway resample
@@ -218,7 +221,12 @@ def check_files(args) -> None:
         for p in args.images:
             if not p.is_file():
                 raise ec.ExportError(f'image not found: {p}')
-    if args.random_tiny:
+    if args.random_tiny or args.random_base:
+        served = (ec.PROJECT / 'model_repository').resolve()
+        repo = args.repo.resolve()
+        if repo == served or served in repo.parents:
+            raise ec.ExportError(f'--repo {args.repo}: random weights never go into the served model_repository/; '
+                                 'write them elsewhere (--random-base defaults to .cache/blip-base-random/model_repository)')
         return
     ck = args.checkpoint
     if not ck.is_dir():
@@ -236,8 +244,7 @@ def check_files(args) -> None:
 def check_dependencies() -> None:
     missing = ec.missing_modules(['transformers', 'tokenizers'])
     if missing:
-        ec.fail(TOOL, f'transformers is required ({", ".join(missing)} not importable): {INSTALL}; '
-                      'run this where Hugging Face is reachable (or where these packages are installed)')
+        ec.fail(TOOL, f'transformers is required ({", ".join(missing)} not importable): {INSTALL}')
     missing = ec.missing_modules(['torch', 'onnx', 'numpy', 'PIL'])
     if missing:
         ec.fail(TOOL, f'{", ".join("pillow" if m == "PIL" else m for m in missing)} required: {INSTALL}')
@@ -295,6 +302,8 @@ def tiny_model(seed: int):
     config = BlipConfig(text_config=text, vision_config=vision, projection_dim=32)
     # Wider than BLIP's 0.02 so random logits have clear winners (greedy parity must not hinge
     # on near-ties); BlipConfig may reset initializer_range in __init__, so set it afterwards.
+    # Only for 2 layers: through 12 layers this width makes activations (and so the ONNX vs
+    # PyTorch differences) blow up, which is why --random-base keeps BLIP's own 0.02.
     config.initializer_range = 0.2
     torch.manual_seed(seed)
     model = BlipForConditionalGeneration(config).eval()
@@ -313,10 +322,30 @@ def tiny_model(seed: int):
     return model
 
 
+def base_config():
+    """BLIP-base's architecture: transformers' BlipConfig() defaults, which are
+    Salesforce/blip-image-captioning-base's (ViT-B/16 at 384 px, 12 layers of 768; a 12-layer BERT
+    text decoder of 768 with cross-attention, vocabulary 30524 with [DEC] = 30522, [SEP] = 102,
+    [PAD] = 0; initializer_range 0.02, the vision embeddings' 1e-10), nothing changed."""
+    from transformers import BlipConfig
+    return BlipConfig()
+
+
+def base_model(seed: int):
+    """BlipForConditionalGeneration(BlipConfig()) with transformers' own random initialisation
+    (224 M parameters), for real-scale benchmarks without the weights."""
+    import torch
+    from transformers import BlipForConditionalGeneration
+    torch.manual_seed(seed)
+    return BlipForConditionalGeneration(base_config()).eval()
+
+
 def load_model(args):
     from transformers import BlipForConditionalGeneration
     if args.random_tiny:
         return tiny_model(args.seed)
+    if args.random_base:
+        return base_model(args.seed)
     try:
         model = BlipForConditionalGeneration.from_pretrained(str(args.checkpoint), local_files_only=True, attn_implementation='eager')
     except (TypeError, ValueError):  # versions without attn_implementation for BLIP
@@ -326,7 +355,7 @@ def load_model(args):
 
 def write_tokenizer(args, dest: Path) -> None:
     dest.parent.mkdir(parents=True, exist_ok=True)
-    if args.random_tiny:
+    if args.random_tiny or args.random_base:
         from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
         vocab = tiny_vocab()
         tok = Tokenizer(models.WordPiece({t: i for i, t in enumerate(vocab)}, unk_token='[UNK]', max_input_chars_per_word=100))
@@ -351,7 +380,11 @@ def main(argv: list[str] | None = None) -> int:
     src = ap.add_mutually_exclusive_group(required=True)
     src.add_argument('--checkpoint', type=Path, help='local snapshot of Salesforce/blip-image-captioning-base')
     src.add_argument('--random-tiny', action='store_true', help='random small BLIP (same interface and token ids), to test the export path')
-    ap.add_argument('--repo', type=Path, required=True, help='model repository to write caption_encoder/ and caption_decoder/ into')
+    src.add_argument('--random-base', action='store_true',
+                     help="BLIP-base's real architecture (BlipConfig() defaults) with random weights, for real-scale benchmarks "
+                          '(~0.9 GB; default --repo .cache/blip-base-random/model_repository)')
+    ap.add_argument('--repo', type=Path, help='model repository to write caption_encoder/ and caption_decoder/ into '
+                                              '(required, except with --random-base)')
     ap.add_argument('--max-length', type=int, default=40, help='L, the decoder input length (default 40)')
     ap.add_argument('--max-new-tokens', type=int, default=20, help='the gateway\'s token budget parameter (default 20)')
     ap.add_argument('--images', type=Path, nargs='+', help='test images for the caption parity (default: two synthetic pictures)')
@@ -359,6 +392,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument('--no-check', action='store_true', help='skip the TypeScript ONNX check (the caption parity still runs)')
     ap.add_argument('--seed', type=int, default=0)
     args = ap.parse_args(argv)
+    if args.repo is None:
+        if not args.random_base:
+            ap.error('--repo is required (except with --random-base)')
+        args.repo = RANDOM_BASE_REPO
     try:
         check_files(args)
         check_dependencies()
@@ -386,11 +423,15 @@ def export(args) -> int:
         raise ec.ExportError(f'--max-length {L} must be in 2..{tc.max_position_embeddings} (text max_position_embeddings)')
     if L < HF_MAX_LENGTH:
         print(f'{TOOL}: warning: L={L} is shorter than HF max_length {HF_MAX_LENGTH}; long captions will differ', file=sys.stderr)
-    source = 'a random tiny BLIP (--random-tiny, for testing)' if args.random_tiny else args.checkpoint.name
-    pre = {} if args.random_tiny else json.loads((args.checkpoint / 'preprocessor_config.json').read_text())
+    source = ('a random tiny BLIP (--random-tiny, for testing)' if args.random_tiny else
+              "BLIP-base's architecture (BlipConfig() defaults) with random weights (--random-base, for benchmarks)" if args.random_base else
+              args.checkpoint.name)
+    random = args.random_tiny or args.random_base
+    pre = {} if random else json.loads((args.checkpoint / 'preprocessor_config.json').read_text())
     image = image_parameters(pre, vc.image_size)
     print(f'{TOOL}: {source}: {sum(p.numel() for p in model.parameters()) / 1e6:.1f} M parameters, '
           f'{tokens} image tokens x {hidden}, vocab {vocab}, bos {bos} eos(sep) {eos} pad {pad}, L {L}', flush=True)
+    parity = args.parity or Path(str(args.repo) + '-parity')
 
     # Tokenizer and the gateway's prefix rule.
     enc_dir, dec_dir = args.repo / 'caption_encoder', args.repo / 'caption_decoder'
@@ -403,40 +444,58 @@ def export(args) -> int:
                              'and drops the last token of the encoded prompt')
 
     # Images and pixel_values (transformers' own processor, so the comparison is about the models).
-    images = [Image.open(p).convert('RGB') for p in args.images] if args.images else [synthetic_photo(args.seed + i) for i in range(2)]
-    names = [p.name for p in args.images] if args.images else [f'synthetic-{i}' for i in range(len(images))]
-    if args.random_tiny:
-        from transformers import BlipImageProcessor
-        processor, image_processor = None, BlipImageProcessor()
+    originals = [Image.open(p).convert('RGB') for p in args.images] if args.images else [synthetic_photo(args.seed + i) for i in range(2)]
+    names = [p.stem for p in args.images] if args.images else [f'synthetic-{i}' for i in range(len(originals))]
+    if random:
+        from transformers import BlipImageProcessorPil
+        processor, image_processor = None, BlipImageProcessorPil()
     else:
         from transformers import BlipProcessor
         processor = BlipProcessor.from_pretrained(str(args.checkpoint), local_files_only=True)
         image_processor = processor.image_processor
-    pixel_values = torch.cat([image_processor(images=im, return_tensors='pt')['pixel_values'] for im in images]).float()
     size = int(image['image_size'])
     mean = np.array([float(x) for x in image['image_mean'].split(',')], dtype=np.float32)
     std = np.array([float(x) for x in image['image_std'].split(',')], dtype=np.float32)
     resample = {'bicubic': Image.BICUBIC, 'bilinear': Image.BILINEAR, 'nearest': Image.NEAREST}[image['resample']]
     rescale = float(image['rescale_factor'])
-    ours = np.stack([((np.asarray(im.resize((size, size), resample), dtype=np.float32) * rescale - mean) / std).transpose(2, 0, 1) for im in images])
-    preprocess_diff = float(np.abs(ours - pixel_values.numpy()).max())
+
+    def processed(ims):
+        return torch.cat([image_processor(images=im, return_tensors='pt')['pixel_values'] for im in ims]).float()
+
+    def recipe(ims):
+        return np.stack([((np.asarray(im.resize((size, size), resample), dtype=np.float32) * rescale - mean) / std).transpose(2, 0, 1) for im in ims])
+
+    preprocess_diff = float(np.abs(recipe(originals) - processed(originals).numpy()).max())
     print(f'{TOOL}: pixel_values: transformers processor vs PIL squash/{image["resample"]}/rescale/normalise (the recipe the gateway follows with sharp): '
           f'max |diff| {preprocess_diff:.3g} (informational; resize implementations differ slightly)')
+    # The captions are compared on the pictures already resized to S x S (by PIL, as the processor
+    # resizes) and saved losslessly, so that the gateway, which resizes with sharp, gets the same
+    # pixels over HTTP: a resize to the same size leaves them as they are on both sides.
+    images = [im.resize((size, size), resample) for im in originals]
+    image_files = []
+    for name, im in zip(names, images):
+        image_files.append(f'images/{name}.png')
+        (parity / 'images').mkdir(parents=True, exist_ok=True)
+        im.save(parity / image_files[-1])
+    pixel_values = processed(images)
+    print(f'{TOOL}: on the {size}x{size} pictures: processor vs recipe max |diff| {float(np.abs(recipe(images) - pixel_values.numpy()).max()):.3g}')
 
     ImageEncoder, LastPositionDecoder = wrappers()
     encoder, decoder = ImageEncoder(model.vision_model).eval(), LastPositionDecoder(model.text_decoder).eval()
     with torch.no_grad():
         embeds = encoder(pixel_values)
 
-    # Caption parity: transformers generate() vs the gateway's loop over the wrappers.
-    cases = []
-    for i in range(len(images)):
-        cases.append((i, ''))
-        cases.append((i, PROMPT_TEMPLATE.format(label=ec.FOOD11_LABELS[i % len(ec.FOOD11_LABELS)])))
+    # Caption parity: transformers generate() (greedy and beam search) vs the gateway's greedy
+    # loop over the wrappers here; check-gateway-captions.ts compares all of them with the gateway.
+    cases = [(i, prompt, beams) for i in range(len(images))
+             for prompt in ('', PROMPT_TEMPLATE.format(label=ec.FOOD11_LABELS[i % len(ec.FOOD11_LABELS)])) for beams in NUM_BEAMS]
     hf_ids = []
     with torch.no_grad():
-        for i, prompt in cases:
-            kwargs = dict(max_length=HF_MAX_LENGTH, num_beams=1, do_sample=False, min_length=0, repetition_penalty=1.0)
+        for i, prompt, beams in cases:
+            # Hugging Face's defaults, spelt out so a checkpoint's generation_config cannot change
+            # what is compared (the gateway has no sampling, length penalty 1, early_stopping False).
+            kwargs = dict(max_length=HF_MAX_LENGTH, num_beams=beams, do_sample=False, min_length=0, repetition_penalty=1.0,
+                          length_penalty=1.0, early_stopping=False, no_repeat_ngram_size=0, num_return_sequences=1)
             if prompt:
                 if processor is not None:
                     t = processor(images=images[i], text=prompt, return_tensors='pt')
@@ -445,33 +504,47 @@ def export(args) -> int:
                     ids = torch.tensor([tok.encode(prompt).ids])
                     kwargs.update(input_ids=ids, attention_mask=torch.ones_like(ids))
             hf_ids.append(model.generate(pixel_values=pixel_values[i:i + 1], **kwargs)[0].tolist())
-    prefixes = [gateway_prefix(tok.encode(prompt).ids, bos) for _, prompt in cases]
-    budgets = [max(0, HF_MAX_LENGTH - len(p)) for p in prefixes]
-    seqs, finish, margin = gateway_greedy(decoder, embeds, [i for i, _ in cases], prefixes, L, budgets, eos, pad)
+    prefixes = [gateway_prefix(tok.encode(prompt).ids, bos) for _, prompt, _ in cases]
+    greedy = [k for k, (_, _, beams) in enumerate(cases) if beams == 1]
+    budgets = [max(0, HF_MAX_LENGTH - len(prefixes[k])) for k in greedy]
+    seqs, finish, margin = gateway_greedy(decoder, embeds, [cases[k][0] for k in greedy], [prefixes[k] for k in greedy], L, budgets, eos, pad)
+    loop = {k: (s, why) for k, s, why in zip(greedy, seqs, finish)}
     if processor is not None:
         hf_tokenizer = processor.tokenizer
     else:
         from transformers import PreTrainedTokenizerFast
         hf_tokenizer = PreTrainedTokenizerFast(tokenizer_file=str(dec_dir / 'tokenizer.json'))
     report, ok = [], True
-    for (i, prompt), prefix, hf, ours_ids, why in zip(cases, prefixes, hf_ids, seqs, finish):
-        same = hf == ours_ids
-        ok &= same
-        generated = [t for t in hf[len(prefix):] if t != eos]
+    for k, ((i, prompt, beams), prefix, hf) in enumerate(zip(cases, prefixes, hf_ids)):
+        ended = hf[-1] == eos and len(hf) > len(prefix)
+        generated = hf[len(prefix):len(hf) - ended]
         text = hf_tokenizer.decode(generated, skip_special_tokens=True).strip()
-        print(f'{TOOL}: {"ok  " if same else "FAIL"} {names[i]} prompt {prompt!r}: {text!r} ({why}, {len(ours_ids)} ids)')
-        if not same:
-            print(f'        transformers {hf}\n        gateway loop {ours_ids}')
-        report.append({'image': names[i], 'pixel_row': i, 'prompt': prompt, 'transformers_ids': hf, 'transformers_text': text,
-                       'gateway_loop_ids': ours_ids, 'finish': why, 'identical': same})
-    print(f'{TOOL}: caption parity {"passed" if ok else "FAILED"}: {sum(r["identical"] for r in report)}/{len(report)} identical; '
+        # What the gateway answers: the prompt and the caption, [DEC] and [SEP] left out.
+        caption = hf_tokenizer.decode(hf[1:len(hf) - ended], skip_special_tokens=True).strip()
+        entry = {'image': names[i], 'image_file': image_files[i], 'pixel_row': i, 'prompt': prompt, 'num_beams': beams,
+                 'transformers_ids': hf, 'transformers_text': text, 'transformers_caption': caption,
+                 'transformers_tokens': len(generated), 'transformers_finish': 'eos' if ended else 'length'}
+        label = f'{names[i]} prompt {prompt!r} beams {beams}'
+        if k in loop:
+            ours_ids, why = loop[k]
+            same = hf == ours_ids
+            ok &= same
+            entry.update(gateway_loop_ids=ours_ids, finish=why, identical=same)
+            print(f'{TOOL}: {"ok  " if same else "FAIL"} {label}: {text!r} ({why}, {len(ours_ids)} ids)')
+            if not same:
+                print(f'        transformers {hf}\n        gateway loop {ours_ids}')
+        else:
+            print(f'{TOOL}: ---- {label}: {text!r} ({entry["transformers_finish"]}, {len(hf)} ids; compared by check-gateway-captions.ts)')
+        report.append(entry)
+    compared = [r for r in report if 'identical' in r]
+    print(f'{TOOL}: caption parity {"passed" if ok else "FAILED"}: {sum(r["identical"] for r in compared)}/{len(compared)} greedy captions identical; '
           f'smallest top-1 logit margin {margin:.3g}', flush=True)
 
     # Decode batches of sequences of different lengths, right-padded. Two rows trace the export
     # (the first, and a [DEC]-only row, so the traced batch always has padding); the ONNX check
     # runs all of them (another batch size, other masks), so it also shows that nothing about the
     # traced inputs was frozen into the graph.
-    rows = [(cases[k][0], seqs[k][:max(1, len(seqs[k]) - k % 3)]) for k in range(len(cases))][:4] + [(0, seqs[0][:1])]
+    rows = [(cases[k][0], seqs[r][:max(1, len(seqs[r]) - r % 3)]) for r, k in enumerate(greedy)][:4] + [(0, seqs[0][:1])]
     ids = torch.full((len(rows), L), pad, dtype=torch.long)
     mask = torch.zeros((len(rows), L), dtype=torch.long)
     for r, (_, s) in enumerate(rows):
@@ -508,7 +581,6 @@ def export(args) -> int:
             raise ec.ExportError(f'{p} has I/O {io}, expected {w}')
     write_configs(args.repo, source, image, tokens, hidden, vocab, L, bos, eos, pad, args.max_new_tokens)
 
-    parity = args.parity or Path(str(args.repo) + '-parity')
     with torch.no_grad():
         write_parity(parity / 'caption_encoder.json', 'caption_encoder', {'pixel_values': check_pixels}, {'image_embeds': encoder(check_pixels)})
     write_parity(parity / 'caption_decoder.json', 'caption_decoder', {'input_ids': ids, 'attention_mask': mask, 'image_embeds': row_embeds}, {'logits': logits})

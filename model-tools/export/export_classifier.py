@@ -6,11 +6,15 @@ Triton model repository as `food_classifier`, with the same interface as the dem
                                  embedding     FP32 [B,E]  (pooled penultimate features:
                                                             ResNet-50 2048, MobileNetV2 1280)
 
-  /usr/bin/python3 model-tools/export/export_classifier.py --arch mobilenet_v2 \\
+  .venv/bin/python model-tools/export/export_classifier.py --arch mobilenet_v2 \\
       --checkpoint food11.pth --repo model_repository \\
       [--labels labels.txt] [--input-like model_repository/caption_encoder/config.pbtxt [--antialias]] \\
       [--parity DIR] [--no-check]
-  /usr/bin/python3 model-tools/export/export_classifier.py --arch resnet50 --random --repo /tmp/repo
+  .venv/bin/python model-tools/export/export_classifier.py --arch resnet50 --random --repo /tmp/repo
+
+The networks are torchvision's, rebuilt in plain torch by torchvision_nets.py (torchvision cannot
+be installed beside this torch), so torchvision state_dicts load unchanged; a whole pickled
+torchvision model cannot be unpickled without torchvision and is refused with exit 2.
 
 Without --input-like the graph takes 224x224 ImageNet-normalised pixels, as torchvision
 classifiers are trained. With --input-like the graph takes the caption encoder's own
@@ -195,12 +199,10 @@ def build_modules():
 # --- the network -----------------------------------------------------------------------------
 
 def torchvision_model(arch: str, num_classes: int):
-    from torchvision import models
-    ctor = {'resnet50': models.resnet50, 'mobilenet_v2': models.mobilenet_v2}[arch]
-    try:
-        return ctor(weights=None, num_classes=num_classes)
-    except TypeError:  # torchvision < 0.13
-        return ctor(pretrained=False, num_classes=num_classes)
+    """torchvision's `arch` with weights=None, rebuilt in plain torch (torchvision_nets.py: the
+    same module names, shapes and initialisation, so torchvision state_dicts load unchanged)."""
+    import torchvision_nets
+    return torchvision_nets.build(arch, num_classes)
 
 
 def torch_load(path: Path):
@@ -255,22 +257,27 @@ def head_from_state_dict(arch: str, sd: dict):
         layers = [nn.Dropout() for _ in range(i)] + [nn.Linear(w.shape[1], w.shape[0], bias=f'{prefix}.{i}.bias' in keys)]
         return nn.Sequential(*layers), prefix
     raise ec.ExportError(
-        f'unsupported classifier head in the state_dict ({sorted(keys)[:6]}): only a single Linear is '
-        'rebuilt from a state_dict; save the whole model (torch.save(model)) and pass that instead')
+        f'unsupported classifier head in the state_dict ({sorted(keys)[:6]}): only a single Linear '
+        '(alone or in a Sequential with dropouts) is rebuilt')
 
 
 def load_network(arch: str, checkpoint: Path):
     from torch import nn
-    from torchvision.models import MobileNetV2, ResNet
     if not checkpoint.is_file():
         raise ec.ExportError(f'checkpoint not found: {checkpoint}')
-    obj = torch_load(checkpoint)
-    if isinstance(obj, nn.Module):
-        cls = ResNet if arch == 'resnet50' else MobileNetV2
-        for candidate in (obj, getattr(obj, 'model', None), getattr(obj, 'module', None)):
-            if isinstance(candidate, cls):
-                return candidate
-        raise ec.ExportError(f'checkpoint is a whole {type(obj).__name__}, not a torchvision {cls.__name__} (--arch {arch})')
+    try:
+        obj = torch_load(checkpoint)
+    except ModuleNotFoundError as e:
+        if e.name and e.name.split('.')[0] == 'torchvision':
+            # A whole pickled torchvision model names torchvision's classes, which cannot be
+            # imported here (no torchvision build matches this torch): only its weights can be used.
+            raise ec.ExportError(
+                f'{checkpoint} is a whole pickled torchvision model (torch.save(model)); unpickling it needs torchvision, '
+                'which cannot be installed beside this torch. Save its weights where it was trained and pass those: '
+                'torch.save(model.state_dict(), "food11.pth")') from None
+        raise
+    if isinstance(obj, nn.Module):  # a whole model of classes importable here: use its weights
+        obj = obj.state_dict()
     sd = find_state_dict(obj)
     head, attr = head_from_state_dict(arch, sd)
     net = torchvision_model(arch, num_classes=1000)
@@ -320,8 +327,8 @@ def read_labels(path: Path | None, classes: int | None) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     src = ap.add_mutually_exclusive_group(required=True)
-    src.add_argument('--checkpoint', type=Path, help='.pt/.pth: a state_dict (plain, DataParallel, Lightning) or a whole torchvision model')
-    src.add_argument('--random', action='store_true', help='random weights (torchvision, weights=None), for testing the export path')
+    src.add_argument('--checkpoint', type=Path, help='.pt/.pth: a torchvision state_dict (plain, DataParallel, Lightning, torch.compile)')
+    src.add_argument('--random', action='store_true', help="random weights (torchvision's initialisation), for testing the export path")
     ap.add_argument('--arch', choices=sorted(EMBEDDING), required=True)
     ap.add_argument('--repo', type=Path, required=True, help='model repository to write food_classifier/ into')
     ap.add_argument('--labels', type=Path, help='labels.txt, one class per line (default: the 11 Food-11 classes in canonical order)')
@@ -335,10 +342,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.antialias and not args.input_like:
         ap.error('--antialias only applies with --input-like (the adapter\'s resize)')
 
-    missing = ec.missing_modules(['torch', 'torchvision', 'onnx', 'numpy'])
+    missing = ec.missing_modules(['torch', 'onnx', 'numpy'])
     if missing:
-        ec.fail(TOOL, f'{", ".join(missing)} required: apt-get install python3-torch python3-torchvision python3-onnx '
-                      f'(Debian) or pip install torch torchvision onnx numpy')
+        ec.fail(TOOL, f'{", ".join(missing)} required: bash scripts/setup-python.sh, then run this with .venv/bin/python '
+                      '(or pip install -r requirements.txt)')
     try:
         return export(args)
     except ec.ExportError as e:

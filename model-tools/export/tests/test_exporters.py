@@ -1,17 +1,16 @@
 """Tests of model-tools/export: export_classifier.py end to end with random weights (ONNX graph
 checked with the onnx package, parity checked by the project's TypeScript checker on ONNX Runtime
 for Node, config.pbtxt read back by the model server's parser and the gateway's spec reader), and
-export_blip.py's fail-fast behaviour and its transformers-free parts.
+export_blip.py: its fail-fast behaviour, its parts, and --random-tiny end to end (transformers'
+generate() against the gateway's captions over the exported ONNX, on the embedded model server
+and on the real tritonserver).
 
-  /usr/bin/python3 -m unittest discover -s model-tools/export/tests -v
+  bash model-tools/export/run-tests.sh        (= .venv/bin/python -m unittest discover -s model-tools/export/tests)
 
-Needs Debian's python3-torch python3-torchvision python3-onnx, and Node (npx tsx) for the TS checks.
-EXPORT_BLIP_PYTHON=/path/to/python (an interpreter with transformers) additionally runs
-export_blip.py --random-tiny end to end.
+Needs the project's .venv (bash scripts/setup-python.sh) and Node with the project's npm packages.
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -31,9 +30,6 @@ sys.path.insert(0, str(PROJECT / 'model-tools' / 'python'))
 
 import export_common as ec  # noqa: E402
 
-HAVE_TORCHVISION = importlib.util.find_spec('torchvision') is not None
-HAVE_NPX = shutil.which('npx') is not None
-HAVE_TRANSFORMERS = importlib.util.find_spec('transformers') is not None
 
 CAPTION_ENCODER_CONFIG = '''name: "caption_encoder"
 backend: "onnxruntime"
@@ -80,6 +76,22 @@ TS_READ_CONFIGS = '''
 '''
 
 
+# Writes a MobileNetV2 whose pickle names torchvision.models.mobilenetv2.MobileNetV2, as
+# torch.save(model) does where torchvision is installed (argv[1]: the file).
+PICKLE_AS_TORCHVISION = '''
+import sys, types, torch
+sys.path.insert(0, %r)
+import torchvision_nets
+for name in ('torchvision', 'torchvision.models', 'torchvision.models.mobilenetv2'):
+    sys.modules[name] = types.ModuleType(name)
+class MobileNetV2(torchvision_nets.MobileNetV2):
+    pass
+MobileNetV2.__module__ = 'torchvision.models.mobilenetv2'
+sys.modules['torchvision.models.mobilenetv2'].MobileNetV2 = MobileNetV2
+torch.save(MobileNetV2(num_classes=11), sys.argv[1])
+''' % str(EXPORT)
+
+
 def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, cwd=PROJECT, capture_output=True, text=True, **kw)
 
@@ -107,7 +119,6 @@ def onnx_io(path: Path) -> dict:
     return ec.onnx_io(path)
 
 
-@unittest.skipUnless(HAVE_TORCHVISION, 'torchvision missing: apt-get install python3-torchvision')
 class ClassifierExportTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -135,10 +146,9 @@ class ClassifierExportTest(unittest.TestCase):
                               'outputs': {'probabilities': ['batch', 11], 'embedding': ['batch', embedding]}})
         labels = (repo / 'food_classifier' / 'labels.txt').read_text().splitlines()
         self.assertEqual(labels, ec.FOOD11_LABELS)
-        if HAVE_NPX:
-            diffs = ts_parity(repo, parity)
-            print(f'  parity (ONNX Runtime for Node vs PyTorch): {diffs}', file=sys.stderr)
-            self.assertTrue(all(d < 1e-4 for d in diffs.values()), diffs)
+        diffs = ts_parity(repo, parity)
+        print(f'  parity (ONNX Runtime for Node vs PyTorch): {diffs}', file=sys.stderr)
+        self.assertTrue(all(d < 1e-4 for d in diffs.values()), diffs)
         doc = json.loads((parity / 'food_classifier.json').read_text())
         self.assertEqual(doc['inputs']['pixel_values']['shape'][1:], [3, size, size])
         self.assertNotEqual(doc['inputs']['pixel_values']['shape'][0], 2, 'parity batch must differ from the traced batch of 2')
@@ -160,22 +170,19 @@ class ClassifierExportTest(unittest.TestCase):
         self.assertEqual(params['image_size'], '224')
         self.assertEqual(params['image_mean'], '0.485,0.456,0.406')
         self.assertEqual(params['image_std'], '0.229,0.224,0.225')
-        if HAVE_NPX:
-            spec = ts_read_configs({'food_classifier': repo / 'food_classifier'})['food_classifier']
-            self.assertEqual(spec['image']['size'], 224)
-            self.assertEqual(spec['outputs'], [{'name': 'probabilities', 'dims': [11], 'label': 'labels.txt'},
-                                               {'name': 'embedding', 'dims': [1280], 'label': ''}])
+        spec = ts_read_configs({'food_classifier': repo / 'food_classifier'})['food_classifier']
+        self.assertEqual(spec['image']['size'], 224)
+        self.assertEqual(spec['outputs'], [{'name': 'probabilities', 'dims': [11], 'label': 'labels.txt'},
+                                           {'name': 'embedding', 'dims': [1280], 'label': ''}])
 
     def test_mobilenet_v2_input_like_caption_encoder(self):
         # The script runs the TypeScript check itself here (no --no-check).
         repo, parity, proc = self.export('mnv2-like', '--arch', 'mobilenet_v2', '--random', '--input-like', str(self.caption_config), check=True)
-        if HAVE_NPX:
-            self.assertIn('ok   food_classifier.embedding', proc.stdout)
+        self.assertIn('ok   food_classifier.embedding', proc.stdout)
         params = self.check_model(repo, parity, 384, 1280)
         self.assertEqual(params, ec.read_pbtxt_parameters(self.caption_config))
-        if HAVE_NPX:
-            specs = ts_read_configs({'food_classifier': repo / 'food_classifier', 'caption_encoder': self.caption_config.parent})
-            self.assertEqual(specs['food_classifier']['image'] | {'model': ''}, specs['caption_encoder']['image'] | {'model': ''})
+        specs = ts_read_configs({'food_classifier': repo / 'food_classifier', 'caption_encoder': self.caption_config.parent})
+        self.assertEqual(specs['food_classifier']['image'] | {'model': ''}, specs['caption_encoder']['image'] | {'model': ''})
 
     def test_resnet50_with_and_without_input_like(self):
         repo, parity, _ = self.export('r50', '--arch', 'resnet50', '--random')
@@ -225,11 +232,35 @@ class ClassifierExportTest(unittest.TestCase):
         r50.fc = nn.Sequential(nn.Dropout(0.3), nn.Linear(2048, 11))
         torch.save(r50.state_dict(), self.tmp / 'r50.pth')
         self.assertIsInstance(xc.load_network('resnet50', self.tmp / 'r50.pth').fc[1], nn.Linear)
+        # A whole pickled torchvision model: its classes cannot be imported without torchvision,
+        # so the exporter says to pass the state_dict instead (exit 2). The pickle is written
+        # under torchvision's module name, as torch.save(model) writes it where torchvision runs.
+        proc = run([sys.executable, '-c', PICKLE_AS_TORCHVISION, str(self.tmp / 'tv-whole.pth')])
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        proc = run([sys.executable, str(EXPORT / 'export_classifier.py'), '--arch', 'mobilenet_v2', '--checkpoint', str(self.tmp / 'tv-whole.pth'),
+                    '--repo', str(self.tmp / 'tv-whole')])
+        self.assertEqual(proc.returncode, 2, proc.stdout + proc.stderr)
+        self.assertIn('whole pickled torchvision model', proc.stderr)
+        self.assertIn('torch.save(model.state_dict()', proc.stderr)
+        self.assertFalse((self.tmp / 'tv-whole').exists())
         # Wrong architecture: a clear error and exit code 2.
         proc = run([sys.executable, str(EXPORT / 'export_classifier.py'), '--arch', 'resnet50', '--checkpoint', str(self.tmp / 'plain.pth'),
                     '--repo', str(self.tmp / 'wrong')])
         self.assertEqual(proc.returncode, 2, proc.stderr)
         self.assertIn('wrong --arch?', proc.stderr)
+
+    def test_networks_have_torchvisions_sizes(self):
+        """torchvision_nets.py rebuilds torchvision's networks: the parameter counts torchvision
+        documents for resnet50 and mobilenet_v2 (1000 classes), and the pooled feature sizes."""
+        import torch
+        import torchvision_nets as tn
+        for arch, params, features in (('resnet50', 25_557_032, 2048), ('mobilenet_v2', 3_504_872, 1280)):
+            net = tn.build(arch, 1000).eval()
+            self.assertEqual(sum(p.numel() for p in net.parameters()), params, arch)
+            with torch.no_grad():
+                self.assertEqual(tuple(net(torch.zeros(1, 3, 224, 224)).shape), (1, 1000), arch)
+            head = net.fc if arch == 'resnet50' else net.classifier[1]
+            self.assertEqual(head.in_features, features, arch)
 
     def test_usage_errors_exit_2(self):
         bad = self.tmp / 'bad' / 'config.pbtxt'
@@ -257,14 +288,14 @@ class BlipExportTest(unittest.TestCase):
     def blip(self, *args: str, python: str = sys.executable) -> subprocess.CompletedProcess:
         return run([python, str(EXPORT / 'export_blip.py'), *args])
 
-    @unittest.skipIf(HAVE_TRANSFORMERS, 'transformers is installed here')
     def test_fails_fast_without_transformers(self):
+        # -S: this interpreter without its site-packages, so transformers cannot be imported.
         start = time.time()
-        proc = self.blip('--random-tiny', '--repo', str(self.tmp / 'repo'))
+        proc = run([sys.executable, '-S', str(EXPORT / 'export_blip.py'), '--random-tiny', '--repo', str(self.tmp / 'repo')])
         self.assertEqual(proc.returncode, 2, proc.stdout + proc.stderr)
         self.assertIn('transformers is required', proc.stderr)
-        self.assertIn('pip install', proc.stderr)
-        self.assertIn('Hugging Face is reachable', proc.stderr)
+        self.assertIn('bash scripts/setup-python.sh', proc.stderr)
+        self.assertIn('.venv/bin/python', proc.stderr)
         self.assertLess(time.time() - start, 15)
         self.assertFalse((self.tmp / 'repo').exists())
 
@@ -331,12 +362,11 @@ class BlipExportTest(unittest.TestCase):
         self.assertEqual((repo / 'food_caption' / 'config.pbtxt').read_text(), trc.food_caption_config(384, 11, 577, 768))
         self.assertEqual((repo / 'food_caption' / 'labels.txt').read_text().splitlines(), ec.FOOD11_LABELS)
         self.assertTrue((repo / 'food_caption' / '1').is_dir())
-        if HAVE_NPX:
-            specs = ts_read_configs({'caption_encoder': repo / 'caption_encoder', 'caption_decoder': repo / 'caption_decoder'})
-            self.assertEqual(specs['caption_encoder']['image']['size'], 384)
-            self.assertEqual(specs['caption_encoder']['outputs'][0]['dims'], [577, 768])
-            d = specs['caption_decoder']['decoder']
-            self.assertEqual((d['maxLength'], d['bosTokenId'], d['eosTokenId'], d['padTokenId'], d['vocabSize']), (40, 30522, 102, 0, 30524))
+        specs = ts_read_configs({'caption_encoder': repo / 'caption_encoder', 'caption_decoder': repo / 'caption_decoder'})
+        self.assertEqual(specs['caption_encoder']['image']['size'], 384)
+        self.assertEqual(specs['caption_encoder']['outputs'][0]['dims'], [577, 768])
+        d = specs['caption_decoder']['decoder']
+        self.assertEqual((d['maxLength'], d['bosTokenId'], d['eosTokenId'], d['padTokenId'], d['vocabSize']), (40, 30522, 102, 0, 30524))
 
     def test_food_caption_takes_the_classifier_labels(self):
         import export_blip as xb
@@ -393,13 +423,65 @@ class BlipExportTest(unittest.TestCase):
             self.assertEqual(why, 'eos' if ref[-1] == eos and len(ref) > len(p) else 'length')
         self.assertEqual(seqs[3], [bos])
 
-    @unittest.skipUnless(os.environ.get('EXPORT_BLIP_PYTHON'), 'set EXPORT_BLIP_PYTHON to an interpreter with transformers')
+    def test_random_base_is_blip_base(self):
+        """--random-base builds transformers' BlipConfig() untouched: BLIP-base's architecture with
+        BLIP's own initialisation (0.02), and writes under the ignored .cache/ by default."""
+        import export_blip as xb
+        c = xb.base_config()
+        t, v = c.text_config, c.vision_config
+        self.assertEqual((c.initializer_range, t.initializer_range), (0.02, 0.02))
+        self.assertEqual((v.image_size, v.patch_size, v.hidden_size, v.num_hidden_layers), (384, 16, 768, 12))
+        self.assertEqual((t.hidden_size, t.num_hidden_layers, t.vocab_size, t.encoder_hidden_size), (768, 12, 30524, 768))
+        self.assertEqual((t.bos_token_id, t.sep_token_id, t.pad_token_id), (30522, 102, 0))
+        self.assertEqual(xb.RANDOM_BASE_REPO.relative_to(PROJECT).parts[0], '.cache')
+        ignored = run(['git', 'check-ignore', '-q', str(xb.RANDOM_BASE_REPO / 'caption_decoder' / '1' / 'model.onnx')])
+        self.assertEqual(ignored.returncode, 0, 'the --random-base output must be git-ignored')
+
+    def test_random_models_never_go_into_model_repository(self):
+        for flag in ('--random-base', '--random-tiny'):
+            proc = self.blip(flag, '--repo', str(PROJECT / 'model_repository'))
+            self.assertEqual(proc.returncode, 2, proc.stdout + proc.stderr)
+            self.assertIn('never go into the served model_repository/', proc.stderr)
+
     def test_random_tiny_end_to_end(self):
-        proc = self.blip('--random-tiny', '--repo', str(self.tmp / 'tiny'), python=os.environ['EXPORT_BLIP_PYTHON'])
-        self.assertEqual(proc.returncode, 0, proc.stdout[-4000:] + proc.stderr[-4000:])
-        self.assertIn('caption parity passed', proc.stdout)
-        io = onnx_io(self.tmp / 'tiny' / 'caption_decoder' / '1' / 'model.onnx')
+        """export_blip.py --random-tiny: transformers' generate() (greedy and 3 beams, with and
+        without a prompt) against the gateway's loop over the exported wrappers in PyTorch, then
+        (check-gateway-captions.ts, run by the exporter) against a real gateway on the embedded
+        model server over the exported ONNX, by token ids and over HTTP; then the same against the
+        real tritonserver; and a tampered expectation must fail the check."""
+        repo, parity = self.tmp / 'tiny', self.tmp / 'tiny-parity'
+        start = time.time()
+        proc = self.blip('--random-tiny', '--repo', str(repo))
+        print(f'\n  --random-tiny export and checks: {time.time() - start:.1f} s', file=sys.stderr)
+        self.assertEqual(proc.returncode, 0, proc.stdout[-6000:] + proc.stderr[-4000:])
+        self.assertIn('caption parity passed: 4/4 greedy captions identical', proc.stdout)
+        self.assertRegex(proc.stdout, r'ok   caption_decoder\.logits')
+        self.assertIn('gateway captions: 16/16 identical to transformers', proc.stdout)
+        self.assertIn('the embedded model server', proc.stdout)
+        io = onnx_io(repo / 'caption_decoder' / '1' / 'model.onnx')
         self.assertEqual(io['outputs'], {'logits': ['batch', 30524]})
+        captions = json.loads((parity / 'caption_generation.json').read_text())['captions']
+        # What the comparison covers: both strategies, both prompt kinds, both ways a caption ends.
+        self.assertEqual({(c['num_beams'], bool(c['prompt'])) for c in captions}, {(1, False), (1, True), (3, False), (3, True)})
+        self.assertEqual({c['transformers_finish'] for c in captions}, {'eos', 'length'})
+
+        check = ['npx', 'tsx', str(EXPORT / 'check-gateway-captions.ts'), '--repo', str(repo), '--parity', str(parity)]
+        start = time.time()
+        proc = run(check + ['--triton'])
+        print(f'  the same captions on tritonserver: {time.time() - start:.1f} s', file=sys.stderr)
+        self.assertEqual(proc.returncode, 0, proc.stdout[-6000:] + proc.stderr[-4000:])
+        self.assertIn('gateway captions: 16/16 identical to transformers', proc.stdout)
+        self.assertIn('tritonserver 2.51', proc.stdout)
+
+        # One token of one beam-search caption changed: the check must name it and exit 1.
+        doc = json.loads((parity / 'caption_generation.json').read_text())
+        k = next(i for i, c in enumerate(doc['captions']) if c['num_beams'] == 3)
+        doc['captions'][k]['transformers_ids'][1] += 1
+        (parity / 'caption_generation.json').write_text(json.dumps(doc))
+        proc = run(check)
+        self.assertEqual(proc.returncode, 1, proc.stdout[-6000:] + proc.stderr[-4000:])
+        self.assertEqual(len(re.findall(r'^FAIL gateway ids ', proc.stdout, re.M)), 1, proc.stdout)
+        self.assertIn('gateway captions: 15/16 identical', proc.stdout)
 
 
 if __name__ == '__main__':
