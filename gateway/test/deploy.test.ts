@@ -616,7 +616,8 @@ describe('Dockerfile.gateway', () => {
   it('runs the compiled entry point, as npm start does: node on dist/, no loader', () => {
     assert.equal(cmdArgs[0], 'node', `CMD ${cmd.args}`);
     assert.ok(!cmdArgs.includes('--import') && !cmdArgs.includes('--loader'), `CMD ${cmd.args} loads a loader`);
-    assert.equal(PACKAGE.scripts['start'], `node ${entry}`, 'CMD runs what npm start runs after its build');
+    // `exec`: npm's shell becomes node, so the SIGTERM npm forwards reaches the gateway.
+    assert.equal(PACKAGE.scripts['start'], `exec node ${entry}`, 'CMD runs what npm start runs after its build');
     assert.match(entry, /^dist\/.+\.js$/);
   });
 
