@@ -9,7 +9,9 @@
  *    requests first (V8 keeps optimising the gateway's hot paths over its first ~1,500 requests:
  *    its CPU per caption fell from 23.7 to 16.9 ms over six windows of 256), then at each level
  *    windows of `--requests` until the last three agree within 10 %, which are reported. The mean
- *    of each stage's Server-Timing shows where a request's time goes;
+ *    of each stage's Server-Timing shows where a request's time goes. The same loads run over
+ *    each server of `--servers` in turn: the embedded model server (npm start's default) and the
+ *    real tritonserver (triton-harness/, Triton's python backend running the same ONNX files);
  *  - ceiling: the same encoder and greedy decode loop in-process on ONNX Runtime (no HTTP, no
  *    gRPC), with the sessions set up as the model server sets them up (thread counts from
  *    config.pbtxt, idle threads sleeping; ONNX Runtime's default spinning made a lone loop a third
@@ -18,8 +20,8 @@
  *    for all B); measured again right before and after the loads the targets compare (latency
  *    around concurrency 1, the best batch around concurrency 16), since the VM's speed drifts over
  *    minutes, and the stricter measurement is the reference.
- * Usage: npm run bench [-- --requests 64 --warmup 1024]. Prints a table; writes
- * perf/results/gateway.json.
+ * Usage: npm run bench [-- --requests 64 --warmup 1024 --servers embedded,triton]. Prints tables;
+ * writes perf/results/gateway.json. The targets compare the embedded server's run.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -33,10 +35,18 @@ import { closedLoop, loadUntilStable, type LoadSummary, mean, percentile, printT
 import { writeLatencyChart, writeThroughputChart } from './lib/plot.js';
 import { httpPoster } from './lib/http-post.js';
 import { startGatewayProcess } from './lib/processes.js';
+import { startTriton } from '../triton-harness/start-triton.js';
 
 const { values: args } = parseArgs({
-  options: { requests: { type: 'string', default: '64' }, warmup: { type: 'string', default: '1024' }, out: { type: 'string', default: 'perf/results/gateway.json' } },
+  options: {
+    requests: { type: 'string', default: '64' },
+    warmup: { type: 'string', default: '1024' },
+    servers: { type: 'string', default: 'embedded,triton' },
+    out: { type: 'string', default: 'perf/results/gateway.json' },
+  },
 });
+const SERVERS = args.servers!.split(',').map((s) => s.trim());
+for (const s of SERVERS) if (s !== 'embedded' && s !== 'triton') throw new Error(`--servers takes embedded and/or triton, not ${s}`);
 const REQUESTS = Number(args.requests);
 const WARMUP = Number(args.warmup);
 const REPO = 'model_repository';
@@ -64,6 +74,55 @@ async function captionBatch(model: OnnxCaptioner, rgb: Uint8Array[]): Promise<vo
       if (next === model.decoder.eosTokenId) done[i] = true;
       else s.push(next);
     });
+  }
+}
+
+type StageRow = LoadSummary & { concurrency: number; windows: number; stable: boolean; stagesMs: Record<string, number> };
+interface GatewayRun {
+  readonly server: string;
+  readonly cold: LoadSummary;
+  readonly rows: StageRow[];
+}
+
+/**
+ * A gateway process with `env` (npm start), warmed up, then loaded at concurrency 1, 8 and 16
+ * until stable; `around(c)` runs right before and after each level's load.
+ */
+async function loadGateway(env: Record<string, string>, jpegs: readonly Buffer[], around: (concurrency: number) => Promise<void>): Promise<Omit<GatewayRun, 'server'>> {
+  const gw = await startGatewayProcess(env);
+  const http = httpPoster(16);
+  const rows: StageRow[] = [];
+  try {
+    let k = 0;
+    // Server-Timing stages of each window; the reported ones are the last three windows'.
+    let windows: Array<Record<string, number[]>> = [];
+    const send = async () => {
+      const res = await http.post(`${gw.url}/caption`, jpegs[k++ % jpegs.length]!, 'image/jpeg');
+      if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
+      const stages = windows.at(-1);
+      if (!stages) return;
+      for (const m of String(res.headers['server-timing'] ?? '').matchAll(/(\w+);dur=([\d.]+)/g)) (stages[m[1]!] ??= []).push(Number(m[2]));
+    };
+    // The first requests of a fresh process, for the record, then the warm-up.
+    const cold = summariseLoad(await closedLoop(16, 0, send, Math.min(WARMUP, REQUESTS)));
+    await closedLoop(16, 0, send, WARMUP);
+    for (const concurrency of [1, 8, 16]) {
+      await around(concurrency);
+      // A short warm-up at this level first: the gateway sat idle while the bench measured.
+      await closedLoop(concurrency, 0, send, 2 * concurrency);
+      windows = [];
+      const load = await loadUntilStable(concurrency, send, REQUESTS, { onWindow: () => windows.push({}) });
+      const stages = windows.slice(-3);
+      const names = [...new Set(stages.flatMap((w) => Object.keys(w)))];
+      const stagesMs = Object.fromEntries(names.map((n) => [n, mean(stages.flatMap((w) => w[n] ?? []))]));
+      rows.push({ concurrency, ...summariseLoad(load.result), windows: load.windows, stable: load.stable, stagesMs });
+      windows = [];
+      await around(concurrency);
+    }
+    return { cold, rows };
+  } finally {
+    http.close();
+    await gw.stop();
   }
 }
 
@@ -111,61 +170,49 @@ async function main(): Promise<void> {
   const best = ceiling.reduce((a, c) => (c.capsPerSecond > a.capsPerSecond ? c : a));
   const bestThroughput = async () => (await throughputAt([best.batch]))[0]!.capsPerSecond;
 
-  // ---- gateway over HTTP ----
+  // ---- gateway over HTTP, on each model server ----
   // The VM's speed drifts by ±20 % over minutes, so each target compares its gateway load with the
   // ceiling measured right before and right after it, and takes the stricter of the two.
-  const gw = await startGatewayProcess();
-  const http = httpPoster(16);
-  const rows: Array<LoadSummary & { concurrency: number; windows: number; stable: boolean; stagesMs: Record<string, number> }> = [];
   const adjacent = { c1InProcessP50: [] as number[], c16Ceiling: [] as number[] };
-  let cold: LoadSummary | undefined;
-  try {
-    let k = 0;
-    // Server-Timing stages of each window; the reported ones are the last three windows'.
-    let windows: Array<Record<string, number[]>> = [];
-    const send = async () => {
-      const res = await http.post(`${gw.url}/caption`, jpegs[k++ % jpegs.length]!, 'image/jpeg');
-      if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
-      const stages = windows.at(-1);
-      if (!stages) return;
-      for (const m of String(res.headers['server-timing'] ?? '').matchAll(/(\w+);dur=([\d.]+)/g)) (stages[m[1]!] ??= []).push(Number(m[2]));
-    };
-    // Around the loads the targets compare, the in-process figure they are compared with.
-    const measureAdjacent = async (concurrency: number) => {
-      if (concurrency === 1) adjacent.c1InProcessP50.push(await latencyAtBatch1());
-      if (concurrency === 16) adjacent.c16Ceiling.push(await bestThroughput());
-    };
-    // The first requests of a fresh process, for the record, then the warm-up.
-    cold = summariseLoad(await closedLoop(16, 0, send, Math.min(WARMUP, REQUESTS)));
-    await closedLoop(16, 0, send, WARMUP);
-    for (const concurrency of [1, 8, 16]) {
-      await measureAdjacent(concurrency);
-      // A short warm-up at this level first: the gateway sat idle while the bench measured.
-      await closedLoop(concurrency, 0, send, 2 * concurrency);
-      windows = [];
-      const load = await loadUntilStable(concurrency, send, REQUESTS, { onWindow: () => windows.push({}) });
-      const stages = windows.slice(-3);
-      const names = [...new Set(stages.flatMap((w) => Object.keys(w)))];
-      const stagesMs = Object.fromEntries(names.map((n) => [n, mean(stages.flatMap((w) => w[n] ?? []))]));
-      rows.push({ concurrency, ...summariseLoad(load.result), windows: load.windows, stable: load.stable, stagesMs });
-      windows = [];
-      await measureAdjacent(concurrency);
+  // Around the loads the targets compare, the in-process figure they are compared with.
+  const measureAdjacent = async (concurrency: number) => {
+    if (concurrency === 1) adjacent.c1InProcessP50.push(await latencyAtBatch1());
+    if (concurrency === 16) adjacent.c16Ceiling.push(await bestThroughput());
+  };
+  const runs: GatewayRun[] = [];
+  for (const server of SERVERS) {
+    const triton = server === 'triton' ? await startTriton({ modelRepository: REPO }) : undefined;
+    try {
+      const env: Record<string, string> = triton ? { TRITON_URL: triton.address } : {};
+      runs.push({ server, ...(await loadGateway(env, jpegs, server === 'embedded' ? measureAdjacent : async () => {})) });
+    } finally {
+      await triton?.stop();
     }
-  } finally {
-    http.close();
-    await gw.stop();
   }
 
   printTable('Model-only ceiling (in-process ONNX Runtime: encoder + greedy loop, no HTTP, no gRPC)', ['batch', 'captions/s'], ceiling.map((c) => [c.batch, c.capsPerSecond]));
   console.log(`in-process latency at batch 1: p50 ${inProcessP50.toFixed(1)} ms`);
-  console.log(`\nfirst ${cold!.requests} requests of the fresh gateway at concurrency 16: ${cold!.rps.toFixed(1)} captions/s, p50 ${cold!.p50.toFixed(0)} ms; then ${WARMUP} warm-up requests`);
-  printTable(
-    'Gateway POST /caption (embedded model server over gRPC, raw image/jpeg bodies; the last 3 windows of each level)',
-    ['concurrency', 'windows', 'stable', 'requests', 'errors', 'p50 ms', 'p90 ms', 'p99 ms', 'captions/s'],
-    rows.map((r) => [r.concurrency, r.windows, r.stable ? 'yes' : 'NO', r.requests, r.errors, r.p50, r.p90, r.p99, r.rps]),
-  );
-  const stageNames = Object.keys(rows[0]?.stagesMs ?? {});
-  printTable('Gateway stages (mean ms, from Server-Timing)', ['concurrency', ...stageNames], rows.map((r) => [r.concurrency, ...stageNames.map((n) => r.stagesMs[n] ?? NaN)]));
+  for (const run of runs) {
+    const { cold, rows } = run;
+    console.log(`\n[${run.server}] first ${cold.requests} requests of the fresh gateway at concurrency 16: ${cold.rps.toFixed(1)} captions/s, p50 ${cold.p50.toFixed(0)} ms; then ${WARMUP} warm-up requests`);
+    printTable(
+      `Gateway POST /caption on the ${run.server} model server (raw image/jpeg bodies; the last 3 windows of each level)`,
+      ['concurrency', 'windows', 'stable', 'requests', 'errors', 'p50 ms', 'p90 ms', 'p99 ms', 'captions/s'],
+      rows.map((r) => [r.concurrency, r.windows, r.stable ? 'yes' : 'NO', r.requests, r.errors, r.p50, r.p90, r.p99, r.rps]),
+    );
+    const stageNames = Object.keys(rows[0]?.stagesMs ?? {});
+    printTable(`Gateway stages on ${run.server} (mean ms, from Server-Timing)`, ['concurrency', ...stageNames], rows.map((r) => [r.concurrency, ...stageNames.map((n) => r.stagesMs[n] ?? NaN)]));
+  }
+  const at = (run: GatewayRun, c: number) => run.rows.find((r) => r.concurrency === c)!;
+  printTable('Model servers side by side (same gateway, same scenes)', ['server', 'c=1 p50 ms', 'c=16 captions/s', 'c=16 p50 ms'], runs.map((r) => [r.server, at(r, 1).p50, at(r, 16).rps, at(r, 16).p50]));
+  const embedded = runs.find((r) => r.server === 'embedded');
+  if (!embedded) {
+    mkdirSync('perf/results', { recursive: true });
+    writeFileSync(args.out!, JSON.stringify({ date: new Date().toISOString(), cpus: availableParallelism(), warmupRequests: WARMUP, ceiling, inProcessP50Ms: inProcessP50, runs }, null, 2));
+    console.log(`wrote ${args.out} (no targets: they compare the embedded server's run)`);
+    return;
+  }
+  const rows = embedded.rows;
   const c1 = rows.find((r) => r.concurrency === 1)!;
   const c16 = rows.find((r) => r.concurrency === 16)!;
   // Stricter of the two adjacent measurements: the faster in-process p50, the higher ceiling.
@@ -179,7 +226,7 @@ async function main(): Promise<void> {
     [`gateway c16 throughput / ceiling at batch ${best.batch}`, c16.rps / c16Reference, '>= 0.80', c16.rps / c16Reference >= 0.8 ? 'yes' : 'NO'],
   ]);
   mkdirSync('perf/results', { recursive: true });
-  writeFileSync(args.out!, JSON.stringify({ date: new Date().toISOString(), cpus: availableParallelism(), warmupRequests: WARMUP, cold, ceiling, inProcessP50Ms: inProcessP50, adjacent, gateway: rows }, null, 2));
+  writeFileSync(args.out!, JSON.stringify({ date: new Date().toISOString(), cpus: availableParallelism(), warmupRequests: WARMUP, ceiling, inProcessP50Ms: inProcessP50, adjacent, runs }, null, 2));
   console.log(`wrote ${args.out}`);
   writeLatencyChart('perf/results/gateway-latency.svg', rows, { title: 'Gateway POST /caption latency (ms)' });
   writeThroughputChart('perf/results/gateway-throughput.svg', rows, { title: 'Gateway POST /caption throughput (captions/s)' });

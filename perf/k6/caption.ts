@@ -35,7 +35,7 @@
  *   SUMMARY_JSON      handleSummary's JSON file         perf/results/k6-summary.json
  *
  * Only k6 modules are imported (no Node built-ins): k6 runs this in its own JavaScript runtime.
- * perf/k6/k6-script.test.ts checks that, the options, the exports and the image paths.
+ * perf/k6/k6-script.test.ts runs it under the real k6 against a gateway (thresholds must hold).
  */
 import { check } from 'k6';
 import execution from 'k6/execution';
