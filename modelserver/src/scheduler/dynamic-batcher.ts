@@ -1,11 +1,22 @@
 /**
  * @module scheduler/dynamic-batcher
- * Triton's dynamic batcher (kserve-v2-grpc.md §4.6): requests join priority queues in arrival
- * order; when an instance is free, the largest formable preferred batch (or a full
- * max_batch_size batch) is sent at once, otherwise the batch waits until its oldest request has
- * waited max_queue_delay_microseconds. Only requests whose inputs agree in every non-batch
- * dimension share a batch, and a differing request closes the pending batch. Queue policies
- * bound each level's size and how long a request may wait.
+ * Triton's dynamic batcher (kserve-v2-grpc.md §4.6; core src/dynamic_batch_scheduler.cc,
+ * GetDynamicBatch): requests join priority queues in arrival order and, when an instance is
+ * free, a batch is formed from the head of the queue. While the oldest request in it has waited
+ * less than max_queue_delay_microseconds, the batch stops at the largest preferred size it
+ * reaches (or, reaching none, before it would pass the largest preferred size); once that delay
+ * has run out, everything pending goes, up to max_batch_size. Only requests whose inputs agree
+ * in every non-batch dimension share a batch, and a differing request closes the batch. Queue
+ * policies bound each level's size and how long a request may wait.
+ *
+ * Triton may also form a batch ahead of a busy instance and keep growing it while it waits
+ * ("prefetching", only with no queue policy limit and one priority level), with sizes that
+ * depend on thread timing; this server forms a batch only when an instance is free, as Triton
+ * does whenever prefetching is off (test/batching-triton.test.ts compares the two).
+ *
+ * Work is proportional to the requests handled, not to the queue's length: queues are linked
+ * lists, timeouts sit in a heap, and the batch being formed is kept between passes (Triton's
+ * pending-batch cursor), so an arrival behind a busy instance costs O(log n) at most.
  */
 import {
   type ModelDynamicBatching,
@@ -17,6 +28,8 @@ import { unavailable } from '../errors.js';
 import type { Tensor } from '../tensors/tensor.js';
 import type { BatchContext, QueuedJob } from './execute-batch.js';
 import { InstancePool } from './instance-pool.js';
+import { LinkedQueue, type QueueLinks } from './linked-queue.js';
+import { MinHeap } from './min-heap.js';
 import type { InferenceJob, Scheduler } from './types.js';
 
 interface QueuePolicy {
@@ -26,11 +39,43 @@ interface QueuePolicy {
   readonly maxQueueSize: number;
 }
 
-interface Entry extends QueuedJob {
-  readonly level: number;
-  /** hrtime after which the request has timed out in the queue; 0n = never. */
+/** A queued request's timeout, in the heap; `entry` is cleared when the request leaves its queue. */
+interface Timeout {
   readonly deadlineNs: bigint;
+  entry: Entry | undefined;
 }
+
+interface Entry extends QueuedJob, QueueLinks<Entry> {
+  /** 0-based priority level (0 = priority 1, the highest). */
+  readonly level: number;
+  /** Index of the list in service order that holds it (see `lists`), -1 once it has left. */
+  at: number;
+  timeout: Timeout | undefined;
+}
+
+/** The batch being formed from the head of the queue, kept between passes like Triton's cursor. */
+interface PendingBatch {
+  first: Entry | undefined;
+  /** The last entry taken in; the next one to look at follows it in service order. */
+  last: Entry | undefined;
+  count: number;
+  rows: number;
+  oldestNs: bigint;
+  /** How many entries to send while the delay runs (a preferred size, or what fits under the largest one); 0 = none yet. */
+  bestCount: number;
+  /** The next entry cannot join (it would pass max_batch_size, or its shapes differ): the batch is complete. */
+  closed: boolean;
+}
+
+const emptyBatch = (): PendingBatch => ({
+  first: undefined,
+  last: undefined,
+  count: 0,
+  rows: 0,
+  oldestNs: 0n,
+  bestCount: 0,
+  closed: false,
+});
 
 const policyOf = (p: ModelQueuePolicy | undefined): QueuePolicy => ({
   delayOnTimeout: p?.timeoutAction === ModelQueuePolicy_TimeoutAction.DELAY,
@@ -52,13 +97,20 @@ function sameNonBatchShape(a: InferenceJob, b: InferenceJob): boolean {
 export class DynamicBatcher implements Scheduler {
   private readonly maxBatchSize: number;
   private readonly preferred: ReadonlySet<number>;
+  private readonly maxPreferred: number;
   private readonly maxQueueDelayNs: bigint;
   private readonly defaultLevel: number;
   private readonly policies: QueuePolicy[];
-  /** levels[0] is priority 1, the highest; each level is FIFO. */
-  private readonly levels: Entry[][];
-  /** Per level, requests that timed out under a DELAY policy: served after that level's others. */
-  private readonly delayed: Entry[][];
+  /**
+   * The queues in service order: lists[2i] holds level i's requests in arrival order,
+   * lists[2i + 1] its requests that timed out under a DELAY policy, served after its others.
+   */
+  private readonly lists: LinkedQueue<Entry>[];
+  private queued = 0;
+  private readonly timeouts = new MinHeap<Timeout>((a, b) => a.deadlineNs < b.deadlineNs);
+  /** Timeouts in the heap whose request is still waiting in its level's queue. */
+  private liveTimeouts = 0;
+  private pending = emptyBatch();
   private readonly pool: InstancePool;
   private timer: NodeJS.Timeout | undefined;
   private timerAtNs = 0n;
@@ -68,29 +120,38 @@ export class DynamicBatcher implements Scheduler {
   private nextSequence = 0;
   private nextRelease = 0;
   private readonly finished = new Map<number, () => void>();
+  private visits = 0;
 
   constructor(instances: readonly ModelInstance[], maxBatchSize: number, config: ModelDynamicBatching, ctx: BatchContext) {
     this.maxBatchSize = Math.max(1, maxBatchSize);
+    // Normalisation fills in [max_batch_size] as Triton does; this keeps a raw config working too.
     this.preferred = new Set(config.preferredBatchSize.length ? config.preferredBatchSize : [this.maxBatchSize]);
+    this.maxPreferred = Math.max(...this.preferred);
     this.maxQueueDelayNs = config.maxQueueDelayMicroseconds * 1000n;
     const levelCount = Math.max(1, Number(config.priorityLevels));
     this.defaultLevel = Math.min(levelCount, Math.max(1, Number(config.defaultPriorityLevel) || levelCount));
     this.policies = Array.from({ length: levelCount }, (_, i) =>
       policyOf(config.priorityQueuePolicy.get(BigInt(i + 1)) ?? config.defaultQueuePolicy),
     );
-    this.levels = Array.from({ length: levelCount }, () => []);
+    this.lists = Array.from({ length: 2 * levelCount }, () => new LinkedQueue<Entry>());
     this.preserveOrdering = config.preserveOrdering;
-    this.delayed = Array.from({ length: levelCount }, () => []);
     this.pool = new InstancePool(instances, ctx, () => this.pump());
+  }
+
+  /**
+   * Queued entries this batcher has looked at, taken into batches or expired since it started:
+   * a measure of its scheduling work, for tests that check it grows with the requests handled.
+   */
+  get entryVisits(): number {
+    return this.visits;
   }
 
   infer(job: InferenceJob): Promise<ReadonlyMap<string, Tensor>> {
     if (this.draining) return Promise.reject(unavailable('Server is shutting down'));
     // Like Triton's SetPriority: 0 or a level above priority_levels means the default level.
-    const level = job.priority > 0 && job.priority <= this.levels.length ? job.priority : this.defaultLevel;
-    const policy = this.policies[level - 1]!;
-    const queue = this.levels[level - 1]!;
-    if (policy.maxQueueSize > 0 && queue.length + this.delayed[level - 1]!.length >= policy.maxQueueSize) {
+    const level = (job.priority > 0 && job.priority <= this.policies.length ? job.priority : this.defaultLevel) - 1;
+    const policy = this.policies[level]!;
+    if (policy.maxQueueSize > 0 && this.lists[2 * level]!.size + this.lists[2 * level + 1]!.size >= policy.maxQueueSize) {
       return Promise.reject(unavailable('Exceeds maximum queue size'));
     }
     // A request may only lower the queue timeout, and only where the policy allows it; as in
@@ -108,14 +169,27 @@ export class DynamicBatcher implements Scheduler {
         resolve = (outputs) => this.release(sequence, () => settle(outputs));
         reject = (err) => this.release(sequence, () => fail(err));
       }
-      queue.push({
+      const entry: Entry = {
         job,
         level,
+        at: 2 * level,
         enqueuedNs: now,
-        deadlineNs: timeoutUs > 0 ? now + BigInt(timeoutUs) * 1000n : 0n,
+        timeout: undefined,
+        prev: undefined,
+        next: undefined,
         resolve,
         reject,
-      });
+      };
+      if (timeoutUs > 0) {
+        entry.timeout = { deadlineNs: now + BigInt(timeoutUs) * 1000n, entry };
+        this.timeouts.push(entry.timeout);
+        this.liveTimeouts++;
+      }
+      this.lists[entry.at]!.push(entry);
+      this.queued++;
+      // An arrival ahead of where the pending batch has got to (a higher priority level) changes
+      // the head of the queue: form the batch again, as Triton invalidates its cursor.
+      if (this.pending.last && entry.at < this.pending.last.at) this.pending = emptyBatch();
       this.pump();
     });
   }
@@ -131,94 +205,132 @@ export class DynamicBatcher implements Scheduler {
 
   drain(): Promise<void> {
     this.draining = true;
-    return this.pool.whenIdle(() => this.queuedCount() === 0);
-  }
-
-  private queuedCount(): number {
-    return this.levels.reduce((n, q, i) => n + q.length + this.delayed[i]!.length, 0);
-  }
-
-  /** Queued requests in service order: by priority level, then arrival; a level's DELAYed ones after its others. */
-  private *inServiceOrder(): Generator<Entry> {
-    for (let i = 0; i < this.levels.length; i++) {
-      yield* this.levels[i]!;
-      yield* this.delayed[i]!;
-    }
-  }
-
-  private expire(now: bigint): void {
-    this.levels.forEach((queue, i) => {
-      const policy = this.policies[i]!;
-      for (let j = 0; j < queue.length; ) {
-        const e = queue[j]!;
-        if (e.deadlineNs === 0n || e.deadlineNs > now) {
-          j++;
-          continue;
-        }
-        queue.splice(j, 1);
-        if (policy.delayOnTimeout) this.delayed[i]!.push(e);
-        else e.reject(unavailable('Request timeout expired'));
-      }
-    });
-  }
-
-  private remove(batch: readonly Entry[]): void {
-    const sent = new Set(batch);
-    for (const q of [...this.levels, ...this.delayed]) {
-      for (let j = q.length - 1; j >= 0; j--) if (sent.has(q[j]!)) q.splice(j, 1);
-    }
-  }
-
-  /**
-   * Forms the next batch from the head of the queue. Returns the batch to send now, or the
-   * hrtime at which the pending batch's delay runs out.
-   */
-  private nextBatch(now: bigint): Entry[] | bigint | undefined {
-    const batch: Entry[] = [];
-    let size = 0;
-    let preferredLength = 0;
-    let closed = false;
-    for (const e of this.inServiceOrder()) {
-      if (batch.length > 0 && (!sameNonBatchShape(batch[0]!.job, e.job) || size + e.job.batchSize > this.maxBatchSize)) {
-        closed = true;
-        break;
-      }
-      batch.push(e);
-      size += e.job.batchSize;
-      if (this.preferred.has(size)) preferredLength = batch.length;
-      if (size >= this.maxBatchSize) {
-        closed = true;
-        break;
-      }
-    }
-    if (batch.length === 0) return undefined;
-    if (preferredLength > 0) return batch.slice(0, preferredLength);
-    if (closed) return batch;
-    const oldest = batch.reduce((t, e) => (e.enqueuedNs < t ? e.enqueuedNs : t), batch[0]!.enqueuedNs);
-    const sendAt = oldest + this.maxQueueDelayNs;
-    return now >= sendAt ? batch : sendAt;
+    return this.pool.whenIdle(() => this.queued === 0);
   }
 
   private pump(): void {
     const now = process.hrtime.bigint();
     this.expire(now);
     let wakeAt = 0n;
-    while (this.pool.hasIdle) {
-      const next = this.nextBatch(now);
-      if (next === undefined) break;
+    while (this.pool.hasIdle && this.queued > 0) {
+      const next = this.decide(now);
       if (typeof next === 'bigint') {
         wakeAt = next;
         break;
       }
-      this.remove(next);
-      this.pool.run(next);
+      this.pool.run(this.take(next));
     }
-    // DELAYed requests keep their past deadline but never expire again, so they set no wake-up.
-    for (const e of this.levels.flat()) {
-      if (e.deadlineNs > 0n && (wakeAt === 0n || e.deadlineNs < wakeAt)) wakeAt = e.deadlineNs;
-    }
+    // DELAYed requests never expire again, so only requests still in their level's queue count.
+    const deadline = this.nextDeadline();
+    if (deadline > 0n && (wakeAt === 0n || deadline < wakeAt)) wakeAt = deadline;
     this.arm(wakeAt, now);
     this.pool.notifyDrainWaiters();
+  }
+
+  /** Rejects, or moves behind their level's other requests (DELAY), requests whose queue timeout has passed. */
+  private expire(now: bigint): void {
+    let expired = false;
+    for (let t = this.timeouts.peek(); t && t.deadlineNs <= now; t = this.timeouts.peek()) {
+      this.timeouts.pop();
+      const e = t.entry;
+      if (!e) continue;
+      this.visits++;
+      this.leaveQueue(e);
+      expired = true;
+      if (this.policies[e.level]!.delayOnTimeout) {
+        e.at = 2 * e.level + 1;
+        this.lists[e.at]!.push(e);
+      } else {
+        this.queued--;
+        e.reject(unavailable('Request timeout expired'));
+      }
+    }
+    if (expired) this.pending = emptyBatch();
+  }
+
+  /** Takes `e` out of its list and out of the timeout heap's live count. */
+  private leaveQueue(e: Entry): void {
+    this.lists[e.at]!.remove(e);
+    e.at = -1;
+    if (e.timeout?.entry) {
+      e.timeout.entry = undefined;
+      this.liveTimeouts--;
+    }
+  }
+
+  /** The earliest timeout of a request still waiting, or 0n. */
+  private nextDeadline(): bigint {
+    // Timeouts of requests already sent stay in the heap until they surface; rebuild it once
+    // they outnumber the live ones, so a long timeout under heavy traffic cannot grow it unbounded.
+    if (this.timeouts.size > 2 * this.liveTimeouts + 64) this.timeouts.retain((t) => t.entry !== undefined);
+    for (let t = this.timeouts.peek(); t; t = this.timeouts.peek()) {
+      if (t.entry) return t.deadlineNs;
+      this.timeouts.pop();
+    }
+    return 0n;
+  }
+
+  /** The entry after `e` in service order (the first queued one when `e` is undefined). */
+  private after(e: Entry | undefined): Entry | undefined {
+    if (e?.next) return e.next;
+    for (let i = e ? e.at + 1 : 0; i < this.lists.length; i++) {
+      const head = this.lists[i]!.head;
+      if (head) return head;
+    }
+    return undefined;
+  }
+
+  /**
+   * Grows the pending batch with the requests that arrived since the last pass, then decides as
+   * Triton's GetDynamicBatch does: how many entries to send now, or the hrtime at which the
+   * pending batch's delay runs out.
+   */
+  private decide(now: bigint): number | bigint {
+    const p = this.pending;
+    while (!p.closed) {
+      const e = this.after(p.last);
+      if (!e) break;
+      this.visits++;
+      const rows = Math.max(1, e.job.batchSize);
+      if (p.first) {
+        // Passing the largest preferred size with none reached: what is pending so far is the
+        // batch to send while the delay runs.
+        if (p.rows + rows > this.maxPreferred && p.bestCount === 0) p.bestCount = p.count;
+        if (p.rows + rows > this.maxBatchSize || !sameNonBatchShape(p.first.job, e.job)) {
+          p.closed = true;
+          break;
+        }
+      } else {
+        p.first = e;
+        p.oldestNs = e.enqueuedNs;
+      }
+      p.count++;
+      p.rows += rows;
+      p.last = e;
+      if (e.enqueuedNs < p.oldestNs) p.oldestNs = e.enqueuedNs;
+      if (this.preferred.has(p.rows)) p.bestCount = p.count;
+    }
+    const delayed = this.maxQueueDelayNs > 0n && now - p.oldestNs >= this.maxQueueDelayNs;
+    if (p.bestCount > 0 && !delayed) return p.bestCount;
+    if (p.closed || p.rows >= this.maxPreferred || delayed || this.maxQueueDelayNs === 0n) return p.count;
+    return p.oldestNs + this.maxQueueDelayNs;
+  }
+
+  /** Removes the first `count` entries in service order (the pending batch's head) as a batch. */
+  private take(count: number): Entry[] {
+    const batch: Entry[] = [];
+    for (let i = 0; batch.length < count && i < this.lists.length; i++) {
+      const list = this.lists[i]!;
+      while (batch.length < count && list.head) {
+        const e = list.head;
+        this.leaveQueue(e);
+        batch.push(e);
+        this.visits++;
+      }
+    }
+    this.queued -= batch.length;
+    this.pending = emptyBatch();
+    return batch;
   }
 
   private arm(atNs: bigint, now: bigint): void {
