@@ -8,6 +8,7 @@ import {
   type ModelConfig,
   type ModelDynamicBatching,
 } from '../../../proto/gen/model_config.js';
+import { checkSupported } from './check-supported.js';
 import { ModelConfigError } from './model-config-error.js';
 import { ENSEMBLE_PLATFORM, KNOWN_BACKEND_PLATFORMS } from './platforms.js';
 import { checkEnsembleScheduling } from './validate-ensemble.js';
@@ -31,6 +32,8 @@ const KNOWN_KINDS = new Set<number>([
  * batching sizes and priorities; ensemble rules; instance group kinds and GPU lists; warmup
  * samples (batch_size, fully specified dims, a data source, files inside the model dir).
  * A dynamic_batching block with max_batch_size 0 is allowed (Triton allows it; it has no effect).
+ * Last, fields Triton accepts but this server cannot serve as Triton does fail with an
+ * UNSUPPORTED reason naming them ({@link checkSupported}).
  *
  * @param file path reported in errors (line and column are 0)
  * @throws ModelConfigError with a Triton-like reason
@@ -50,6 +53,7 @@ export function validateModelConfig(config: ModelConfig, file = 'config.pbtxt'):
   if (oldest !== undefined) {
     checkPreferredSizes(oldest.preferredBatchSize, config, 'sequence batching preferred batch size', fail);
   }
+  checkResponseCache(config, fail);
   if (config.ensembleScheduling !== undefined) {
     checkEnsembleScheduling(config, fail);
   } else if (config.platform === ENSEMBLE_PLATFORM) {
@@ -57,6 +61,23 @@ export function validateModelConfig(config: ModelConfig, file = 'config.pbtxt'):
   }
   checkInstanceGroups(config, fail);
   checkWarmup(config, fail);
+  checkSupported(config, fail);
+}
+
+function checkResponseCache(config: ModelConfig, fail: FailFn): void {
+  if (!config.responseCache?.enable) return;
+  if (config.sequenceBatching !== undefined) {
+    throw fail(
+      `Response Cache does not currently support model ${config.name} with sequence batching scheduler. ` +
+        'Please disable the response cache.',
+    );
+  }
+  if (config.modelTransactionPolicy?.decoupled) {
+    throw fail(
+      `Response Cache does not currently support model ${config.name} with 'decoupled' transaction policy. ` +
+        'Please disable the response cache.',
+    );
+  }
 }
 
 function checkPlatform(config: ModelConfig, fail: FailFn): void {
