@@ -60,7 +60,7 @@ describe('checkSupported', () => {
     for (const [extra, field, io] of cases) {
       const reason = reasonOf(extra, io);
       assert.ok(reason?.startsWith("UNSUPPORTED: model 'm' sets "), `${extra}: ${reason}`);
-      assert.match(reason, field);
+      assert.match(reason!, field);
     }
   });
 
