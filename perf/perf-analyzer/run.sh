@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # perf_analyzer sweeps of the repository's models over KServe v2 gRPC, fed the real tensors that
-# make-input-data.ts writes (npm run perf:input-data). The same commands work against Triton and
-# against the embedded model server (npm run modelserver -- --model-repository model_repository
-# --grpc-port 8001): both implement ServerLive/Ready, ModelMetadata, ModelConfig, ModelInfer and
-# ModelStatistics, which is all perf_analyzer needs with --shared-memory none (its default).
+# make-input-data.ts writes (npm run perf:input-data). The same commands work against Triton
+# (npm run triton serves it on loopback) and against the embedded model server (npm run
+# modelserver -- --model-repository model_repository --grpc-port 8001): both implement
+# ServerLive/Ready, ModelMetadata, ModelConfig, ModelInfer and ModelStatistics, which is all
+# perf_analyzer needs with --shared-memory none (its default). perf/perf-analyzer/perf-analyzer.test.ts
+# runs it on every model against both in CI; npm run bench:perf-analyzer compares them.
 #
 # Usage: bash perf/perf-analyzer/run.sh [MODEL...]    or    npm run perf:analyzer -- [MODEL...]
 #   default models: caption_encoder caption_decoder food_classifier food_caption (those without
@@ -11,7 +13,7 @@
 #
 # Environment (all optional):
 #   TRITON_GRPC           host:port of the gRPC endpoint                  localhost:8001
-#   PERF_ANALYZER         the perf_analyzer binary                         perf_analyzer
+#   PERF_ANALYZER         the perf_analyzer binary          .venv/bin/perf_analyzer, else PATH's
 #   CONCURRENCY_RANGE     closed-loop concurrency start:end:step           1:16:3  (1,4,7,10,13,16)
 #   BATCH_SIZES           -b values, space-separated (<= max_batch_size)   1
 #   MEASUREMENT_INTERVAL  ms per measurement window                        5000
@@ -28,6 +30,12 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 TRITON_GRPC=${TRITON_GRPC:-localhost:8001}
+# The tritonclient 2.51.0 wheel in .venv (bash scripts/setup-python.sh) carries perf_analyzer; it
+# links libcudart.so.12 even on CPU, which PyPI's nvidia-cuda-runtime-cu12 there provides.
+if [ -z "${PERF_ANALYZER:-}" ] && [ -x .venv/bin/perf_analyzer ]; then
+  PERF_ANALYZER=.venv/bin/perf_analyzer
+  export LD_LIBRARY_PATH="$PWD/.venv/lib/python3.11/site-packages/nvidia/cuda_runtime/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+fi
 PERF_ANALYZER=${PERF_ANALYZER:-perf_analyzer}
 CONCURRENCY_RANGE=${CONCURRENCY_RANGE:-1:16:3}
 BATCH_SIZES=${BATCH_SIZES:-1}
@@ -43,8 +51,8 @@ models=("$@")
 [ ${#models[@]} -gt 0 ] || models=(caption_encoder caption_decoder food_classifier food_caption)
 
 if [ "$DRY_RUN" != 1 ] && ! command -v "$PERF_ANALYZER" >/dev/null 2>&1; then
-  echo "perf_analyzer not found (PERF_ANALYZER=$PERF_ANALYZER): it ships in Triton's SDK container" >&2
-  echo "(nvcr.io/nvidia/tritonserver:<version>-py3-sdk) and as the perf-analyzer package on PyPI." >&2
+  echo "perf_analyzer not found (PERF_ANALYZER=$PERF_ANALYZER): bash scripts/setup-python.sh puts it in" >&2
+  echo ".venv/bin (the tritonclient 2.51.0 wheel); it also ships in Triton's SDK container." >&2
   exit 127
 fi
 if [ ! -d "$DATA_DIR" ]; then
