@@ -78,7 +78,17 @@ let triton: RunningTriton | undefined;
 // The exported repository has no food_classifier, so Triton cannot load the food_caption ensemble;
 // captions do not use it, so Triton must not exit over it.
 if (values.triton) triton = await startTriton({ modelRepository: repo, args: ['--exit-on-error=false', '--strict-readiness=false'] });
-const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', MODEL_REPOSITORY: repo, LOG_LEVEL: 'silent', ...(triton ? { TRITON_URL: triton.address } : {}) });
+// Deadlines far above production's: all captions are sent at once, and at BLIP-base's scale on a
+// few CPU cores their encoder and decoder calls queue for longer than the 10 s call default.
+const config = loadConfig({
+  PORT: '0',
+  HOST: '127.0.0.1',
+  MODEL_REPOSITORY: repo,
+  LOG_LEVEL: 'silent',
+  TRITON_TIMEOUT_MS: '600000',
+  REQUEST_TIMEOUT_MS: '600000',
+  ...(triton ? { TRITON_URL: triton.address } : {}),
+});
 const gateway = await startGateway(config).catch(async (err: unknown) => {
   await triton?.stop();
   throw err;
@@ -86,7 +96,7 @@ const gateway = await startGateway(config).catch(async (err: unknown) => {
 let failed = 0;
 try {
   const { client } = gateway;
-  const deadline = () => Date.now() + 120_000;
+  const deadline = () => Date.now() + 600_000;
   const encoder = imageSpecOf(await client.modelConfig(config.CAPTION_ENCODER_MODEL, deadline()));
   const decoder = decoderSpecOf(await client.modelConfig(config.CAPTION_DECODER_MODEL, deadline()));
   const tokenizer = CaptionTokenizer.fromJson(JSON.parse(readFileSync(join(repo, decoder.model, decoder.tokenizerFile), 'utf8')), decoder.bosTokenId);

@@ -10,11 +10,15 @@ gateway serves either without changes:
                    logits of the last attended position attention_mask.sum(1)-1; positions
                    0..L-1, right padding, L fixed by --max-length)
 
-  python3 model-tools/export/export_blip.py --checkpoint blip-image-captioning-base --repo OUT \\
+  .venv/bin/python model-tools/export/export_blip.py --checkpoint blip-image-captioning-base --repo OUT \\
       [--max-length 40] [--images a.jpg b.jpg ...] [--parity DIR] [--no-check]
-  python3 model-tools/export/export_blip.py --random-tiny --repo OUT     (no weights needed)
+  .venv/bin/python model-tools/export/export_blip.py --random-tiny --repo OUT   (no weights needed)
+  .venv/bin/python model-tools/export/export_blip.py --random-base [--repo OUT]
+      (BLIP-base's architecture, random weights, for benchmarks; default OUT
+       .cache/blip-base-random/model_repository, never the served model_repository/)
 
-Needs transformers (with tokenizers, safetensors), torch, onnx, numpy, pillow: see README.md.
+Needs the project's .venv (transformers with tokenizers and safetensors, torch, onnx, numpy,
+pillow; bash scripts/setup-python.sh): see README.md.
 
 Writes caption_encoder/1/model.onnx, caption_decoder/1/model.onnx, caption_decoder/tokenizer.json
 (the checkpoint's), both config.pbtxt files and their configs/cpu|gpu|dynamic|multi_gpu.pbtxt
@@ -24,15 +28,17 @@ names, parameter keys and scheduling; BLIP's dims and values), and in the parity
 caption_encoder.json / caption_decoder.json (inputs and PyTorch outputs, for
 model-tools/check/check-parity.ts) and caption_generation.json (the caption comparison).
 
-Parity, on each test image (a synthetic one when --images is not given), unconditional and with
-the prompt "a photo of <Food-11 label>,":
-  * transformers' BlipForConditionalGeneration.generate, greedy, max_length 20 (the checkpoint's
-    generation default, counting [DEC] and the prompt), and
+Parity, on each test image (two synthetic ones when --images is not given) resized to S x S and
+saved as <parity>/images/NAME.png, unconditional and with the prompt "a photo of <Food-11 label>,",
+greedy and with 3 beams:
+  * transformers' BlipForConditionalGeneration.generate, max_length 20 (the checkpoint's
+    generation default, counting [DEC] and the prompt), and, for the greedy captions,
   * a greedy loop over the exported wrapper modules run exactly as the gateway runs the ONNX
     decoder (fixed L, right padding, last-position logits, steps of different sequences
     batched together, stop on [SEP] = 102 or the token budget)
-must produce identical token ids. Then the TypeScript check runs both ONNX files in ONNX Runtime
-for Node and requires max |ONNX - PyTorch| < 1e-4.
+must produce identical token ids. Then the TypeScript checks run: check-parity.ts requires max
+|ONNX - PyTorch| < 1e-4 on ONNX Runtime for Node, and check-gateway-captions.ts requires
+transformers' captions, token for token, from a real gateway over the exported ONNX.
 
 Prompt handling (BLIP's generate, and the gateway's CaptionTokenizer.prefix, alike): the prompt is
 tokenised with special tokens ([CLS] prompt [SEP]), [CLS] is replaced by the decoder start token
@@ -326,9 +332,17 @@ def base_config():
     """BLIP-base's architecture: transformers' BlipConfig() defaults, which are
     Salesforce/blip-image-captioning-base's (ViT-B/16 at 384 px, 12 layers of 768; a 12-layer BERT
     text decoder of 768 with cross-attention, vocabulary 30524 with [DEC] = 30522, [SEP] = 102,
-    [PAD] = 0; initializer_range 0.02, the vision embeddings' 1e-10), nothing changed."""
+    [PAD] = 0), with BLIP's initializer_range 0.02 for both towers.
+
+    Only the vision tower's initializer_range is changed, from BlipVisionConfig's 1e-10 (copied from
+    the checkpoint's config.json, where it never acts because the weights are loaded) to the
+    model's 0.02: at 1e-10 every random vision weight is ~1e-10, image_embeds come out ~1e-6 for
+    any picture, so all images get the same caption and the encoder's ONNX parity check compares
+    near-zeros. The architecture, and so the cost of every call, is unchanged."""
     from transformers import BlipConfig
-    return BlipConfig()
+    config = BlipConfig()
+    config.vision_config.initializer_range = config.initializer_range
+    return config
 
 
 def base_model(seed: int):

@@ -18,6 +18,9 @@ import torch
 # The Triton configurations are shared with the real-model exporters (model-tools/export).
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / 'export'))
 import triton_configs  # noqa: E402,F401  (re-exported for the training scripts)
+# torch >= 2.9 exports with dynamo (and onnxscript, not installed) unless told otherwise;
+# export_common.onnx_export asks for the TorchScript exporter the committed models were made with.
+from export_common import onnx_export  # noqa: E402,F401  (re-exported for the training scripts)
 
 
 def setup(seed: int) -> None:

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from captioner import STEM_STRIDE, Captioner, CaptionerConfig, LastPositionDecoder
-from common import Timer, all_sum, data_parallel, image_parameters, setup, shard, training_parser, triton_configs, write_parity, write_training_summary
+from common import Timer, all_sum, data_parallel, image_parameters, onnx_export, setup, shard, training_parser, triton_configs, write_parity, write_training_summary
 from data import FOOD_CLASSES, MEAN, STD, load_split, normalise
 from tokenizer import DEC, PAD, SEP, WordPiece
 
@@ -98,18 +98,12 @@ def export(model: Captioner, tok: WordPiece, c: CaptionerConfig, val_pixels: tor
     dec_path.parent.mkdir(parents=True, exist_ok=True)
     pixels = val_pixels[:4]
     embeds = model.encoder(pixels)
-    torch.onnx.export(
-        model.encoder, (pixels,), str(enc_path), input_names=['pixel_values'], output_names=['image_embeds'],
-        dynamic_axes={'pixel_values': {0: 'batch'}, 'image_embeds': {0: 'batch'}}, opset_version=14, do_constant_folding=True,
-    )
+    onnx_export(model.encoder, (pixels,), enc_path, ['pixel_values'], ['image_embeds'])
     gen = torch.Generator().manual_seed(1)
     ids, _, _ = build_batches(tok, val_records[:4], c.max_length, gen)
     mask = (ids != PAD).long()
     step = LastPositionDecoder(model.decoder).eval()
-    torch.onnx.export(
-        step, (ids, mask, embeds), str(dec_path), input_names=['input_ids', 'attention_mask', 'image_embeds'], output_names=['logits'],
-        dynamic_axes={n: {0: 'batch'} for n in ('input_ids', 'attention_mask', 'image_embeds', 'logits')}, opset_version=14, do_constant_folding=True,
-    )
+    onnx_export(step, (ids, mask, embeds), dec_path, ['input_ids', 'attention_mask', 'image_embeds'], ['logits'])
     for p in (enc_path, dec_path):
         onnx.checker.check_model(onnx.load(str(p)))
     with torch.no_grad():

@@ -17,7 +17,7 @@ import onnx
 import torch
 from torch import nn
 
-from common import Timer, all_sum, data_parallel, image_parameters, setup, shard, training_parser, triton_configs, write_parity, write_training_summary, write_text
+from common import Timer, all_sum, data_parallel, image_parameters, onnx_export, setup, shard, training_parser, triton_configs, write_parity, write_training_summary, write_text
 from data import FOOD_CLASSES, MEAN, STD, load_split, normalise
 
 
@@ -115,16 +115,13 @@ def train(rank: int, world: int, args) -> None:
         return
     args.save.parent.mkdir(parents=True, exist_ok=True)
     torch.save(model.state_dict(), args.save)
-    # eval() on the wrapper itself: torch.onnx.export restores the module's own mode afterwards,
+    # eval() on the wrapper itself: torch.onnx.export (in onnx_export) restores the module's own mode afterwards,
     # and a wrapper left in training mode would put BatchNorm back on batch statistics.
     exported = Exported(model).eval()
     path = args.repo / 'food_classifier' / '1' / 'model.onnx'
     path.parent.mkdir(parents=True, exist_ok=True)
     sample = vx[:4]
-    torch.onnx.export(
-        exported, (sample,), str(path), input_names=['pixel_values'], output_names=['probabilities', 'embedding'],
-        dynamic_axes={n: {0: 'batch'} for n in ('pixel_values', 'probabilities', 'embedding')}, opset_version=14, do_constant_folding=True,
-    )
+    onnx_export(exported, (sample,), path, ['pixel_values'], ['probabilities', 'embedding'])
     onnx.checker.check_model(onnx.load(str(path)))
     with torch.no_grad():
         probs, emb = exported(sample)

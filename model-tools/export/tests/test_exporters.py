@@ -424,12 +424,16 @@ class BlipExportTest(unittest.TestCase):
         self.assertEqual(seqs[3], [bos])
 
     def test_random_base_is_blip_base(self):
-        """--random-base builds transformers' BlipConfig() untouched: BLIP-base's architecture with
-        BLIP's own initialisation (0.02), and writes under the ignored .cache/ by default."""
+        """--random-base builds transformers' BlipConfig(): BLIP-base's architecture with BLIP's
+        initializer_range 0.02 (for the vision tower too), and writes under the ignored .cache/."""
         import export_blip as xb
+        from transformers import BlipConfig
         c = xb.base_config()
         t, v = c.text_config, c.vision_config
-        self.assertEqual((c.initializer_range, t.initializer_range), (0.02, 0.02))
+        want = BlipConfig().to_dict()
+        want['vision_config']['initializer_range'] = 0.02  # BlipVisionConfig's 1e-10 would make random image_embeds ~0
+        self.assertEqual(c.to_dict(), want)
+        self.assertEqual((c.initializer_range, t.initializer_range, v.initializer_range), (0.02, 0.02, 0.02))
         self.assertEqual((v.image_size, v.patch_size, v.hidden_size, v.num_hidden_layers), (384, 16, 768, 12))
         self.assertEqual((t.hidden_size, t.num_hidden_layers, t.vocab_size, t.encoder_hidden_size), (768, 12, 30524, 768))
         self.assertEqual((t.bos_token_id, t.sep_token_id, t.pad_token_id), (30522, 102, 0))

@@ -1,7 +1,7 @@
 """Unit tests of model-tools/export/triton_configs.py: the scheduling of every configs/ variant and
 the food_caption ensemble's tensor mapping. Standard library only (no torch, no Node).
 
-  /usr/bin/python3 -m unittest discover -s model-tools/export/tests -v
+  bash model-tools/export/run-tests.sh   (= .venv/bin/python -m unittest discover -s model-tools/export/tests)
 """
 from __future__ import annotations
 
