@@ -6,7 +6,7 @@
 import { status, type ServiceError } from '@grpc/grpc-js';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { InferStatistics, ModelInferResponse, ModelStatistics } from '../../proto/gen/grpc_service.js';
+import type { InferStatistics, ModelInferRequest, ModelInferResponse, ModelStatistics } from '../../proto/gen/grpc_service.js';
 import { addSubModel, scaleModel } from './fixtures/models.js';
 import { f32, inferRequest, readF32, startTestServer, type TestServer } from './helpers.js';
 
@@ -74,6 +74,14 @@ instance_group [ { count: 1 kind: KIND_CPU } ]`,
       via_scale5: ensemble('via_scale5', `${vec4('x', 'input')} ${vec4('y', 'output')}`, [
         step('scale3', { INPUT0: 'x' }, { OUTPUT0: 'mid' }),
         step('scale5', { INPUT0: 'mid' }, { OUTPUT0: 'y' }),
+      ]),
+      // Used only by the statistics test below, so its counts start at zero.
+      counted: ensemble('counted', `${vec4('x', 'input')} ${vec4('y', 'output')}`, [step('scale3', { INPUT0: 'x' }, { OUTPUT0: 'y' })]),
+      // solo runs scale7 (only it does) and scale3 (chain and others too): for unload_dependents.
+      scale7: { config: scaleConfig('scale7'), versions: { 1: scaleModel(7) } },
+      solo: ensemble('solo', `${vec4('x', 'input')} ${vec4('y', 'output')}`, [
+        step('scale7', { INPUT0: 'x' }, { OUTPUT0: 'mid' }),
+        step('scale3', { INPUT0: 'mid' }, { OUTPUT0: 'y' }),
       ]),
       fragile: ensemble('fragile', 'input [ { name: "x" data_type: TYPE_FP32 dims: [ -1 ] } ] output [ { name: "y" data_type: TYPE_FP32 dims: [ -1 ] } ]', [
         step('loose', { INPUT0: 'x' }, { OUTPUT0: 'y' }),
@@ -179,6 +187,59 @@ describe('ensemble statistics and batching', () => {
     assert.deepEqual(delta(2), { inferences: 3n, successes: 2n });
   });
 
+  // Triton's ensemble scheduler counts each ensemble request as one success, one queue wait, one
+  // execution of its batch size (batch_stats too); checked side by side by conformance/.
+  it('counts executions, queue waits and batch sizes for the ensemble itself, as Triton does', async () => {
+    await infer('counted', 'x', [1, 1, 1, 1]);
+    await infer('counted', 'x', [1, 1, 1, 1, 2, 2, 2, 2], 2);
+    await infer('counted', 'x', [3, 3, 3, 3]);
+    const s = await statsOf('counted');
+    assert.equal(s.inferenceCount, 4n);
+    assert.equal(s.executionCount, 3n);
+    for (const field of ['success', 'queue', 'computeInput', 'computeInfer', 'computeOutput'] as const) {
+      assert.equal(duration(s, field).count, 3n, field);
+    }
+    assert.equal(duration(s, 'fail').count, 0n);
+    assert.ok(duration(s, 'success').ns > 0n && duration(s, 'computeInfer').ns > 0n);
+    assert.deepEqual(
+      s.batchStats.map((b) => [b.batchSize, b.computeInfer!.count]),
+      [
+        [1n, 2n],
+        [2n, 1n],
+      ],
+    );
+  });
+
+  it('carries sequence_id, sequence_start and sequence_end back in every ensemble response', async () => {
+    const request = (parameters: ModelInferRequest['parameters']) =>
+      t.call(
+        'modelInfer',
+        inferRequest({
+          modelName: 'chain',
+          parameters,
+          inputs: [{ name: 'x', datatype: 'FP32', shape: [1n, 4n], parameters: {}, contents: undefined }],
+          rawInputContents: [f32([1, 1, 1, 1])],
+        }),
+      );
+    // The decoded parameters, without the oneof members that are not set.
+    const set = (parameters: ModelInferResponse['parameters']) =>
+      Object.fromEntries(
+        Object.entries(parameters).map(([k, v]) => [k, Object.fromEntries(Object.entries(v).filter(([, x]) => x !== undefined))]),
+      );
+    assert.deepEqual(set((await request({})).parameters), {
+      sequence_id: { int64Param: 0n },
+      sequence_start: { boolParam: false },
+      sequence_end: { boolParam: false },
+    });
+    assert.deepEqual(set((await request({ sequence_id: { stringParam: 'abc' }, sequence_end: { boolParam: true } })).parameters), {
+      sequence_id: { stringParam: 'abc' },
+      sequence_start: { boolParam: false },
+      sequence_end: { boolParam: true },
+    });
+    // A model that is not an ensemble adds none.
+    assert.deepEqual((await infer('scale3', 'INPUT0', [1, 1, 1, 1])).parameters, {});
+  });
+
   it("batches the ensemble's step with direct requests to the composing model", async () => {
     const before = await statsOf('scale2');
     const [viaEnsemble, direct] = await Promise.all([infer('chain', 'x', [1, 2, 3, 4]), infer('scale2', 'INPUT0', [5, 6, 7, 8])]);
@@ -253,12 +314,41 @@ describe('failing ensembles', () => {
     );
   });
 
-  it('fails requests naming the step once a composing model is unloaded', async () => {
+  // Triton's dependency graph (side by side in conformance/): unloading a composing model unloads
+  // the ensembles that run it, which load again with it, unless unload_dependents removed them.
+  it('unloads the ensembles that run an unloaded model, and loads them again with it', async () => {
     assert.deepEqual(outputsByName(await infer('via_scale5', 'x', [1, 1, 1, 1])).get('y')!.values, [15, 15, 15, 15]);
     await t.call('repositoryModelUnload', { repositoryName: '', modelName: 'scale5', parameters: {} });
-    await rejectsWith(infer('via_scale5', 'x', [1, 1, 1, 1]), status.NOT_FOUND, /in ensemble 'via_scale5', step 1 \('scale5'\) failed: .*'scale5'/);
-    // Loading it again restores the ensemble.
+    const state = async (name: string) => {
+      const rows = (await t.call('repositoryIndex', { repositoryName: '', ready: false })).models.filter((m) => m.name === name);
+      return rows.map((m) => `${m.version}:${m.state}:${m.reason}`);
+    };
+    assert.deepEqual(await state('via_scale5'), ['1:UNAVAILABLE:unloaded']);
+    assert.deepEqual(await t.call('modelReady', { name: 'via_scale5', version: '' }), { ready: false });
+    await rejectsWith(infer('via_scale5', 'x', [1, 1, 1, 1]), status.NOT_FOUND, /^Request for unknown model: 'via_scale5' has no available versions$/);
+    // Other ensembles keep serving.
+    assert.deepEqual(outputsByName(await infer('chain', 'x', [1, 1, 1, 1])).get('y')!.values, [6, 6, 6, 6]);
     await t.call('repositoryModelLoad', { repositoryName: '', modelName: 'scale5', parameters: {} });
+    assert.deepEqual(await state('via_scale5'), ['1:READY:']);
     assert.deepEqual(outputsByName(await infer('via_scale5', 'x', [1, 1, 1, 1])).get('y')!.values, [15, 15, 15, 15]);
+  });
+
+  it('unload_dependents of an ensemble also unloads the composing models loaded only for it', async () => {
+    const unload = (modelName: string, dependents: boolean) =>
+      t.call('repositoryModelUnload', { repositoryName: '', modelName, parameters: { unload_dependents: { boolParam: dependents } } });
+    const load = (modelName: string) => t.call('repositoryModelLoad', { repositoryName: '', modelName, parameters: {} });
+    const ready = async (name: string) => (await t.call('modelReady', { name, version: '' })).ready;
+    // Without it, the composing models stay.
+    await unload('solo', false);
+    assert.deepEqual([await ready('solo'), await ready('scale7'), await ready('scale3')], [false, true, true]);
+    // scale7 was named at start-up; unloaded and loaded again by solo's load, it is only solo's step.
+    await unload('scale7', false);
+    await load('solo');
+    assert.deepEqual(outputsByName(await infer('solo', 'x', [1, 1, 1, 1])).get('y')!.values, [21, 21, 21, 21]);
+    await unload('solo', true);
+    // scale3 was named at start-up (and chain runs it): it stays.
+    assert.deepEqual([await ready('solo'), await ready('scale7'), await ready('scale3')], [false, false, true]);
+    await load('solo');
+    assert.deepEqual(outputsByName(await infer('solo', 'x', [1, 1, 1, 1])).get('y')!.values, [21, 21, 21, 21]);
   });
 });

@@ -5,7 +5,9 @@
  * health service, streaming, version policies and `--model-config-name`.
  */
 import assert from 'node:assert/strict';
+import { utimesSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import type { ModelInferRequest, ModelStreamInferResponse } from '../../proto/gen/grpc_service.js';
@@ -103,19 +105,28 @@ instance_group [ { kind: KIND_CPU count: 1 } ]`,
     assert.deepEqual(await t.call('modelReady', { name: 'simple', version: '1' }), { ready: true });
   });
 
-  test('ModelReady: unknown model is NOT_FOUND, not ready=false (§2.9)', async () => {
-    await expectStatus(
-      t.call('modelReady', { name: 'no_such_model', version: '' }),
-      status.NOT_FOUND,
-      /^Request for unknown model: 'no_such_model' is not found$/,
-    );
+  // Triton 2.51 answers OK with ready false for an unknown model or version (run side by side
+  // by conformance/tritonclient_conformance.py); only a version std::stol rejects is an error.
+  test('ModelReady: unknown model or version is ready=false, not an error', async () => {
+    assert.deepEqual(await t.call('modelReady', { name: 'no_such_model', version: '' }), { ready: false });
+    assert.deepEqual(await t.call('modelReady', { name: 'simple', version: '2' }), { ready: false });
+    assert.deepEqual(await t.call('modelReady', { name: 'simple', version: '0' }), { ready: false });
   });
 
-  test('ModelReady: version handling (unknown version NOT_FOUND, bad version string INVALID_ARGUMENT)', async () => {
-    await expectStatus(t.call('modelReady', { name: 'simple', version: '2' }), status.NOT_FOUND, /'simple' version 2 is not found/);
-    await expectStatus(t.call('modelReady', { name: 'simple', version: 'one' }), status.INVALID_ARGUMENT, /failed to get model version/);
-    await expectStatus(t.call('modelReady', { name: 'simple', version: '-1' }), status.INVALID_ARGUMENT, /version/);
-    // The version string is checked before the model name, as Triton parses it first.
+  test('ModelReady: the version string is read as std::stol reads it, before the model name', async () => {
+    assert.deepEqual(await t.call('modelReady', { name: 'simple', version: '1abc' }), { ready: true });
+    assert.deepEqual(await t.call('modelReady', { name: 'simple', version: ' +1' }), { ready: true });
+    await expectStatus(
+      t.call('modelReady', { name: 'simple', version: 'one' }),
+      status.INVALID_ARGUMENT,
+      /^failed to get model version from specified version string 'one' \(details: stol\), version should be an integral value > 0$/,
+    );
+    await expectStatus(
+      t.call('modelReady', { name: 'simple', version: '-1' }),
+      status.INVALID_ARGUMENT,
+      /^invalid model version specified '-1' , version should be an integral value > 0$/,
+    );
+    await expectStatus(t.call('modelReady', { name: 'simple', version: '99999999999999999999' }), status.INVALID_ARGUMENT, /\(details: stol\)/);
     await expectStatus(t.call('modelReady', { name: 'no_such_model', version: 'one' }), status.INVALID_ARGUMENT, /failed to get model version/);
   });
 
@@ -211,6 +222,11 @@ instance_group [ { kind: KIND_CPU count: 1 } ]`,
     await t.call('modelInfer', scaleRequest('counted', '', 1));
     await t.call('modelInfer', scaleRequest('counted', '', 2));
     await t.call('modelInfer', scaleRequest('counted', '1', 1));
+    // Refused requests never reach the model in Triton, so its statistics do not count them.
+    const refused = scaleRequest('counted', '', 1);
+    refused.inputs[0]!.shape = [1n, 5n];
+    await expectStatus(t.call('modelInfer', refused), status.INVALID_ARGUMENT);
+    await expectStatus(t.call('modelInfer', { ...scaleRequest('counted'), parameters: { priority: { stringParam: 'x' } } }), status.INVALID_ARGUMENT);
     const { modelStats } = await t.call('modelStatistics', { name: 'counted', version: '' });
     assert.equal(modelStats.length, 1);
     const s = modelStats[0]!;
@@ -222,6 +238,7 @@ instance_group [ { kind: KIND_CPU count: 1 } ]`,
     assert.ok((s.inferenceStats?.success?.ns ?? 0n) > 0n);
     assert.equal(s.inferenceStats?.queue?.count, 3n);
     assert.equal(s.inferenceStats?.computeInfer?.count, 3n);
+    assert.equal(s.inferenceStats?.fail?.count, 0n);
     assert.ok(s.lastInference >= BigInt(before) && s.lastInference <= BigInt(Date.now()));
     assert.deepEqual(
       s.batchStats.map((b) => [b.batchSize, b.computeInfer?.count]),
@@ -229,6 +246,20 @@ instance_group [ { kind: KIND_CPU count: 1 } ]`,
     );
     const byVersion = await t.call('modelStatistics', { name: 'counted', version: '1' });
     assert.equal(byVersion.modelStats[0]?.inferenceCount, 4n);
+  });
+
+  test('ModelStatistics: a BYTES element running past the end is a failed request (Triton\'s backends refuse it)', async () => {
+    const raw = Uint8Array.of(1, 0, 0, 0, 0x61, 9, 0, 0, 0, 0x62);
+    const req = inferRequest({ modelName: 'strings', inputs: [{ name: 'INPUT0', datatype: 'BYTES', shape: [2n], parameters: {}, contents: undefined }], rawInputContents: [raw] });
+    await expectStatus(
+      t.call('modelInfer', req),
+      status.INVALID_ARGUMENT,
+      /^incomplete string data for inference input 'INPUT0', expecting string of length 9 but only 1 bytes available$/,
+    );
+    const s = (await t.call('modelStatistics', { name: 'strings', version: '' })).modelStats[0]!;
+    assert.equal(s.inferenceStats?.fail?.count, 1n);
+    assert.ok((s.inferenceStats?.fail?.ns ?? 0n) > 0n);
+    assert.equal(s.executionCount, 0n);
   });
 
   test('ModelStatistics: empty name returns every loaded model and version', async () => {
@@ -275,7 +306,7 @@ instance_group [ { kind: KIND_CPU count: 1 } ]`,
     assert.equal(res.modelVersion, '3');
     assert.deepEqual(readF32(res.rawOutputContents[0]!), [3, 6, 9, 12]);
     await expectStatus(t.call('modelInfer', scaleRequest('latest', '1')), status.NOT_FOUND, /'latest' version 1 is not found/);
-    await expectStatus(t.call('modelReady', { name: 'latest', version: '2' }), status.NOT_FOUND);
+    assert.deepEqual(await t.call('modelReady', { name: 'latest', version: '2' }), { ready: false });
     assert.deepEqual(await t.call('modelReady', { name: 'latest', version: '3' }), { ready: true });
   });
 
@@ -331,10 +362,11 @@ instance_group [ { kind: KIND_CPU count: 1 } ]`,
     assert.equal(first.inferResponse?.modelVersion, '1');
     assert.deepEqual(readF32(first.inferResponse!.rawOutputContents[0]!), [2, 4, 6, 8]);
     assert.equal(first.inferResponse?.parameters['triton_final_response']?.boolParam, true);
+    // What Triton 2.51 sends for a failed request on a stream (side by side in conformance/):
+    // error_message, and an infer_response with the request's id and nothing else.
     const bad = byId.get('bad')!;
-    assert.match(bad.errorMessage, /Request for unknown model: 'no_such_model' is not found/);
-    assert.deepEqual(bad.inferResponse?.outputs, []);
-    assert.deepEqual(bad.inferResponse?.rawOutputContents, []);
+    assert.equal(bad.errorMessage, "Request for unknown model: 'no_such_model' is not found");
+    assert.deepEqual(bad.inferResponse, { modelName: '', modelVersion: '', id: 'bad', parameters: {}, outputs: [], rawOutputContents: [] });
     const third = byId.get('third')!;
     assert.equal(third.errorMessage, '');
     assert.deepEqual(third.inferResponse?.outputs[0]?.shape, [2n, 4n]);
@@ -352,8 +384,8 @@ instance_group [ { kind: KIND_CPU count: 1 } ]`,
     stream.write(bad);
     const res = await got;
     stream.end();
-    assert.equal(res.inferResponse?.id, 'wrong-shape');
-    assert.match(res.errorMessage, /unexpected shape for input 'INPUT0'/);
+    assert.deepEqual(res.inferResponse, { modelName: '', modelVersion: '', id: 'wrong-shape', parameters: {}, outputs: [], rawOutputContents: [] });
+    assert.match(res.errorMessage, /^\[request id: wrong-shape\] unexpected shape for input 'INPUT0' for model 'counted'\. Expected \[-1,4\], got \[1,5\]\. NOTE: /);
   });
 });
 
@@ -394,7 +426,7 @@ output [ { name: "OUTPUT0" data_type: TYPE_FP32 dims: [ 4 ] } ]`,
   });
 
   test('the failed model is not ready and cannot be inferred', async () => {
-    await expectStatus(t.call('modelReady', { name: 'broken', version: '' }), status.NOT_FOUND, /'broken' has no available versions/);
+    assert.deepEqual(await t.call('modelReady', { name: 'broken', version: '' }), { ready: false });
     await expectStatus(t.call('modelInfer', scaleRequest('broken')), status.NOT_FOUND, /'broken'/);
   });
 
@@ -417,8 +449,8 @@ output [ { name: "OUTPUT0" data_type: TYPE_FP32 dims: [ 4 ] } ]`,
     const corrupt = models.filter((m) => m.name === 'corrupt');
     assert.deepEqual(corrupt.map((m) => [m.version, m.state]), [['1', 'UNAVAILABLE']]);
     assert.ok(corrupt[0]!.reason.length > 0);
-    await expectStatus(t.call('modelReady', { name: 'corrupt', version: '1' }), status.UNAVAILABLE, /'corrupt' version 1 is not at ready state/);
-    await expectStatus(t.call('modelReady', { name: 'corrupt', version: '' }), status.NOT_FOUND, /'corrupt' has no available versions/);
+    assert.deepEqual(await t.call('modelReady', { name: 'corrupt', version: '1' }), { ready: false });
+    assert.deepEqual(await t.call('modelReady', { name: 'corrupt', version: '' }), { ready: false });
   });
 });
 
@@ -444,13 +476,14 @@ describe('server in explicit model control mode', () => {
   test('only --load-model models load; the others are listed by name only', async () => {
     assert.deepEqual(await index(), ['a:1:READY:', 'b:::', 'c:::']);
     assert.deepEqual(await t.call('serverReady', {}), { ready: true });
-    await expectStatus(t.call('modelReady', { name: 'b', version: '' }), status.NOT_FOUND, /unknown model: 'b'/);
+    assert.deepEqual(await t.call('modelReady', { name: 'b', version: '' }), { ready: false });
   });
 
-  test('unload: ModelReady fails, index says UNAVAILABLE "unloaded", server stays ready', async () => {
+  test('unload: not ready, index says UNAVAILABLE "unloaded", server stays ready', async () => {
     assert.deepEqual(await unload('a'), {});
-    await expectStatus(t.call('modelReady', { name: 'a', version: '' }), status.NOT_FOUND, /'a' has no available versions/);
-    await expectStatus(t.call('modelReady', { name: 'a', version: '1' }), status.UNAVAILABLE, /'a' version 1 is not at ready state/);
+    assert.deepEqual(await t.call('modelReady', { name: 'a', version: '' }), { ready: false });
+    assert.deepEqual(await t.call('modelReady', { name: 'a', version: '1' }), { ready: false });
+    await expectStatus(t.call('modelInfer', scaleRequest('a', '1')), status.UNAVAILABLE, /^Request for unknown model: 'a' version 1 is not at ready state$/);
     await expectStatus(t.call('modelInfer', scaleRequest('a')), status.NOT_FOUND);
     assert.deepEqual(await index(), ['a:1:UNAVAILABLE:unloaded', 'b:::', 'c:::']);
     assert.deepEqual(await t.call('serverReady', {}), { ready: true });
@@ -524,20 +557,42 @@ describe('server in explicit model control mode', () => {
     await expectStatus(t.call('modelInfer', scaleRequest('b', '', 3)), status.INVALID_ARGUMENT, /batch-size must be <= 2/);
   });
 
-  test('load without the parameter goes back to config.pbtxt', async () => {
+  // Triton 2.51 (side by side in conformance/): a load of a loaded model whose files have not
+  // changed since it was loaded does nothing, so the override stays; a changed file reloads.
+  test('load without the parameter keeps the loaded config until a file of the model changes', async () => {
+    assert.deepEqual(await load('b'), {});
+    assert.equal((await t.call('modelConfig', { name: 'b', version: '' })).config?.maxBatchSize, 2);
+    const later = new Date(Date.now() + 5_000);
+    utimesSync(join(t.repository, 'b', 'config.pbtxt'), later, later);
     assert.deepEqual(await load('b'), {});
     assert.equal((await t.call('modelConfig', { name: 'b', version: '' })).config?.maxBatchSize, 4);
   });
 
-  test('load rejects unknown parameters, a non-string `config` and a config that is not JSON', async () => {
-    await expectStatus(load('b', { bogus: { stringParam: 'x' } }), status.INVALID_ARGUMENT, /bogus/);
-    await expectStatus(load('b', { config: { boolParam: true } }), status.INVALID_ARGUMENT, /config/);
-    await expectStatus(load('b', { config: { stringParam: '{not json' } }), status.INVALID_ARGUMENT, /config/);
+  test('load rejects unknown parameters, a non-string `config` and a config that is not JSON, in Triton\'s words', async () => {
+    await expectStatus(load('b', { bogus: { stringParam: 'x' } }), status.INVALID_ARGUMENT, /^unrecognized load parameter 'bogus'\.$/);
+    await expectStatus(
+      load('b', { config: { boolParam: true } }),
+      status.INVALID_ARGUMENT,
+      /^invalid value type for load parameter 'config', expected string_param\.$/,
+    );
+    await expectStatus(load('b', { config: { stringParam: '{not json' } }), status.INTERNAL, /^failed to load 'b', failed to poll from model repository$/);
   });
 
-  test('load of a model that is not in the repository fails', async () => {
-    const err = await expectStatus(load('missing'), status.INVALID_ARGUMENT);
-    assert.match(err.details, /'missing'/);
+  test('load of a model that is not in the repository is INTERNAL, as in Triton', async () => {
+    await expectStatus(load('missing'), status.INTERNAL, /^failed to load 'missing', failed to poll from model repository$/);
+  });
+
+  test('unload of a model that is not loaded succeeds; unknown unload parameters are ignored', async () => {
+    assert.deepEqual(await unload('missing'), {});
+    assert.deepEqual(await unload('b'), {});
+    assert.deepEqual(await unload('b'), {});
+    assert.deepEqual(await t.call('repositoryModelUnload', { repositoryName: '', modelName: 'b', parameters: { colour: { stringParam: 'x' } } }), {});
+    await expectStatus(
+      t.call('repositoryModelUnload', { repositoryName: '', modelName: 'b', parameters: { unload_dependents: { stringParam: 'yes' } } }),
+      status.INVALID_ARGUMENT,
+      /^invalid value type for 'unload_dependents' parameter, expected bool_param\.$/,
+    );
+    assert.deepEqual(await load('b'), {});
   });
 
   test('a non-empty repository_name is UNIMPLEMENTED on index, load and unload', async () => {
@@ -553,7 +608,7 @@ describe('server in explicit model control mode', () => {
     assert.match(err.details, /config\.pbtxt:1:\d+/);
     const c = (await index()).find((row) => row.startsWith('c:'));
     assert.match(c ?? '', /^c::UNAVAILABLE:.*config\.pbtxt:1:\d+/);
-    await expectStatus(t.call('modelReady', { name: 'c', version: '' }), status.NOT_FOUND);
+    assert.deepEqual(await t.call('modelReady', { name: 'c', version: '' }), { ready: false });
     assert.deepEqual(await t.call('serverReady', {}), { ready: false });
     // Other models are unaffected.
     assert.deepEqual(readF32((await t.call('modelInfer', scaleRequest('a'))).rawOutputContents[0]!), [2, 4, 6, 8]);

@@ -14,7 +14,8 @@ import type {
 import type { ModelConfig } from '../../../proto/gen/model_config.js';
 import { asServerError, invalidArgument, unavailable, unimplemented } from '../errors.js';
 import { buildInferResponse } from '../inference/build-response.js';
-import { parseInferRequest } from '../inference/parse-request.js';
+import { incompleteStringError, parseInferRequest } from '../inference/parse-request.js';
+import type { SequenceParameters } from '../inference/request-parameters.js';
 import type { ModelManager } from '../models/model-manager.js';
 import { datatypeFromConfig } from '../tensors/datatype.js';
 
@@ -31,7 +32,12 @@ export interface ServerState {
   readonly openStreams: Set<() => void>;
 }
 
-/** Extensions this server implements, in Triton's order. */
+/**
+ * Extensions this server implements, in Triton's order. Triton 2.51 lists more: sequence (no
+ * sequence batcher here), system_shared_memory and cuda_shared_memory (those RPCs answer
+ * UNIMPLEMENTED here), binary_tensor_data (an extension of the HTTP/REST protocol, which this
+ * gRPC-only server does not speak), trace and logging (no such RPCs here).
+ */
 export const EXTENSIONS = [
   'classification',
   'model_repository',
@@ -70,15 +76,43 @@ function tensorMetadata(entries: ModelConfig['input'] | ModelConfig['output'], b
 async function infer(state: ServerState, req: ModelInferRequest): Promise<ModelInferResponse> {
   if (!state.accepting) throw unavailable('Server not ready');
   const model = state.manager.resolve(req.modelName, req.modelVersion);
-  let parsed;
-  try {
-    parsed = parseInferRequest(req, model);
-  } catch (err) {
-    model.stats.recordFail(0n);
-    throw err;
+  // Refused requests never reach a model in Triton, so they are not in its statistics.
+  const parsed = parseInferRequest(req, model);
+  const incomplete = incompleteStringError(parsed.job);
+  if (incomplete !== undefined) {
+    // Triton's backends refuse this while executing: a failed request of the model.
+    model.stats.recordFail(1n);
+    throw invalidArgument(incomplete);
   }
   const outputs = await model.infer(parsed.job);
-  return buildInferResponse(model, req.id, parsed.outputs, outputs);
+  const response = buildInferResponse(model, req.id, parsed.outputs, outputs);
+  if (model.config.platform === 'ensemble') Object.assign(response.parameters, sequenceParameters(parsed.sequence));
+  return response;
+}
+
+/**
+ * What Triton's ensemble scheduler adds to every ensemble response: the request's correlation id
+ * and sequence flags, as the composing models' outputs carry them (ensemble_scheduler.cc).
+ */
+function sequenceParameters(sequence: SequenceParameters): ModelInferResponse['parameters'] {
+  return {
+    sequence_id: typeof sequence.id === 'string' ? { stringParam: sequence.id } : { int64Param: sequence.id },
+    sequence_start: { boolParam: sequence.start },
+    sequence_end: { boolParam: sequence.end },
+  };
+}
+
+/**
+ * The ModelStreamInfer answer to a request that failed, as Triton 2.51 sends it (stream error
+ * mode): `error_message`, and an `infer_response` holding nothing but the request's `id` (empty
+ * when the request had none): no model name or version, no parameters, no
+ * `triton_final_response`. Clients match it to its request by that id.
+ */
+export function streamErrorResponse(req: ModelInferRequest, err: unknown): ModelStreamInferResponse {
+  return {
+    errorMessage: asServerError(err).message,
+    inferResponse: { modelName: '', modelVersion: '', id: req.id, parameters: {}, outputs: [], rawOutputContents: [] },
+  };
 }
 
 export function inferenceHandlers(state: ServerState): UntypedServiceImplementation {
@@ -94,10 +128,7 @@ export function inferenceHandlers(state: ServerState): UntypedServiceImplementat
   return {
     serverLive: unary(() => ({ live: true })),
     serverReady: unary(() => ({ ready: state.accepting && manager.isReady() })),
-    modelReady: unary((req: { name: string; version: string }) => {
-      manager.resolve(req.name, req.version);
-      return { ready: true };
-    }),
+    modelReady: unary((req: { name: string; version: string }) => ({ ready: manager.isModelReady(req.name, req.version) })),
     serverMetadata: unary(() => ({ name: state.name, version: state.version, extensions: EXTENSIONS })),
     modelMetadata: unary((req: { name: string; version: string }) => {
       const model = manager.resolve(req.name, req.version);
@@ -136,12 +167,7 @@ export function inferenceHandlers(state: ServerState): UntypedServiceImplementat
             res.parameters['triton_final_response'] = { boolParam: true };
             call.write({ errorMessage: '', inferResponse: res });
           },
-          (err) => {
-            call.write({
-              errorMessage: asServerError(err).message,
-              inferResponse: { modelName: req.modelName, modelVersion: req.modelVersion, id: req.id, parameters: {}, outputs: [], rawOutputContents: [] },
-            });
-          },
+          (err) => call.write(streamErrorResponse(req, err)),
         ).finally(() => {
           pending--;
           maybeEnd();
@@ -167,30 +193,38 @@ export function inferenceHandlers(state: ServerState): UntypedServiceImplementat
       repositoryCheck(req.repositoryName);
       return { models: await manager.index(req.ready) };
     }),
-    repositoryModelLoad: unary(async (req: { repositoryName: string; modelName: string; parameters: Record<string, { stringParam?: string }> }) => {
-      repositoryCheck(req.repositoryName);
-      explicitOnly();
-      let override: string | undefined;
-      for (const [key, value] of Object.entries(req.parameters)) {
-        if (key === 'config') {
-          if (value.stringParam === undefined) throw invalidArgument(`'config' parameter must be a string_param`);
-          override = value.stringParam;
-        } else if (key.startsWith('file:')) {
-          throw unimplemented(`'${key}': loading model files through the request is not supported by this server`);
-        } else {
-          throw invalidArgument(`unrecognized load parameter '${key}'`);
+    repositoryModelLoad: unary(
+      async (req: { repositoryName: string; modelName: string; parameters: Record<string, { stringParam?: string; bytesParam?: Uint8Array }> }) => {
+        repositoryCheck(req.repositoryName);
+        // Triton reads every parameter (in the request's order) before anything else.
+        let override: string | undefined;
+        let file: string | undefined;
+        for (const [key, value] of Object.entries(req.parameters)) {
+          if (key === 'config') {
+            if (value.stringParam === undefined) throw invalidArgument(`invalid value type for load parameter '${key}', expected string_param.`);
+            override = value.stringParam;
+          } else if (key.startsWith('file:')) {
+            if (value.bytesParam === undefined) throw invalidArgument(`invalid value type for load parameter '${key}', expected bytes_param.`);
+            file ??= key;
+          } else {
+            throw invalidArgument(`unrecognized load parameter '${key}'.`);
+          }
         }
-      }
-      await manager.load(req.modelName, override);
-      return {};
-    }),
+        explicitOnly();
+        if (file !== undefined) throw unimplemented(`'${file}': loading model files through the request is not supported by this server`);
+        await manager.load(req.modelName, override);
+        return {};
+      },
+    ),
     repositoryModelUnload: unary(async (req: { repositoryName: string; modelName: string; parameters: Record<string, { boolParam?: boolean }> }) => {
       repositoryCheck(req.repositoryName);
-      explicitOnly();
-      for (const key of Object.keys(req.parameters)) {
-        if (key !== 'unload_dependents') throw invalidArgument(`unrecognized unload parameter '${key}'`);
+      // Triton looks at unload_dependents only; other parameters are ignored.
+      const dependents = req.parameters['unload_dependents'];
+      if (dependents !== undefined && dependents.boolParam === undefined) {
+        throw invalidArgument(`invalid value type for 'unload_dependents' parameter, expected bool_param.`);
       }
-      await manager.unload(req.modelName, req.parameters['unload_dependents']?.boolParam ?? false);
+      explicitOnly();
+      await manager.unload(req.modelName, dependents?.boolParam ?? false);
       return {};
     }),
   };

@@ -10,7 +10,7 @@ import { InferenceServerError, internal } from '../errors.js';
 import type { InferenceJob } from '../scheduler/types.js';
 import { ModelStats } from '../stats/model-stats.js';
 import type { Tensor } from '../tensors/tensor.js';
-import { recordingOutcome, type ServedModel } from './served-model.js';
+import type { ServedModel } from './served-model.js';
 
 /** Finds the ready composing model for a step; throws the request-path error otherwise. */
 export type ResolveModel = (name: string, version: number) => ServedModel;
@@ -19,7 +19,12 @@ function stepLabel(step: ModelEnsembling_Step, index: number): string {
   return `step ${index} ('${step.modelName}')`;
 }
 
-async function runEnsemble(config: ModelConfig, resolve: ResolveModel, job: InferenceJob): Promise<ReadonlyMap<string, Tensor>> {
+async function runEnsemble(
+  config: ModelConfig,
+  resolve: ResolveModel,
+  job: InferenceJob,
+  onFirstDispatch: () => void,
+): Promise<ReadonlyMap<string, Tensor>> {
   const steps = config.ensembleScheduling!.step;
   const tensors = new Map<string, Tensor>(job.inputs);
   const started = new Set<number>();
@@ -55,7 +60,9 @@ async function runEnsemble(config: ModelConfig, resolve: ResolveModel, job: Infe
     return ready;
   };
 
-  await Promise.all(readySteps().map(runStep));
+  const first = readySteps();
+  onFirstDispatch();
+  await Promise.all(first.map(runStep));
   const result = new Map<string, Tensor>();
   for (const name of job.outputNames) {
     const t = tensors.get(name);
@@ -65,7 +72,14 @@ async function runEnsemble(config: ModelConfig, resolve: ResolveModel, job: Infe
   return result;
 }
 
-/** An ensemble version; its steps resolve composing models at request time. */
+/**
+ * An ensemble version; its steps resolve composing models at request time. Its statistics count
+ * like Triton's (a success, a queue wait, an execution per request). Durations: the queue wait is
+ * from the request's arrival to its first step's dispatch; compute_infer is from there to the
+ * last step's outputs. Triton sums its composing models' per-request compute_input, compute_infer
+ * and compute_output instead; the schedulers here do not report timings per request, so
+ * compute_input and compute_output stay 0 (the composing models' own statistics have them).
+ */
 export function createEnsembleModel(
   config: ModelConfig,
   version: number,
@@ -73,10 +87,21 @@ export function createEnsembleModel(
   resolve: ResolveModel,
 ): ServedModel {
   const stats = new ModelStats(config.name, String(version));
-  const run = recordingOutcome(stats, async (job) => {
-    const outputs = await runEnsemble(config, resolve, job);
-    stats.recordEnsembleInference(config.maxBatchSize > 0 ? job.batchSize : 1);
-    return outputs;
-  });
-  return { name: config.name, version, config, labels, stats, infer: run, unload: async () => {} };
+  const infer = async (job: InferenceJob): Promise<ReadonlyMap<string, Tensor>> => {
+    const start = process.hrtime.bigint();
+    let dispatched = start;
+    try {
+      const outputs = await runEnsemble(config, resolve, job, () => {
+        dispatched = process.hrtime.bigint();
+      });
+      const end = process.hrtime.bigint();
+      const timings = { computeInputNs: 0n, computeInferNs: end - dispatched, computeOutputNs: 0n };
+      stats.recordEnsembleSuccess(config.maxBatchSize > 0 ? job.batchSize : 1, end - start, dispatched - start, timings);
+      return outputs;
+    } catch (err) {
+      stats.recordFail(process.hrtime.bigint() - start);
+      throw err;
+    }
+  };
+  return { name: config.name, version, config, labels, stats, infer, unload: async () => {} };
 }

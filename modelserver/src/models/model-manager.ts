@@ -4,6 +4,7 @@
  * unavailable, and why; loads them as their configs say (onnxruntime models and ensembles),
  * resolves a request's model and version with Triton's errors, and drives load/unload.
  */
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ModelConfig } from '../../../proto/gen/model_config.js';
 import {
@@ -12,9 +13,10 @@ import {
   validateEnsembleAgainst,
   validateModelConfig,
 } from '../config/index.js';
-import { InferenceServerError, invalidArgument, notFound, unavailable } from '../errors.js';
+import { InferenceServerError, internal, invalidArgument, notFound, unavailable } from '../errors.js';
 import { listModelNames, listVersionDirs, modelFilePath, selectVersions } from '../repository/index.js';
 import { createEnsembleModel } from './ensemble-model.js';
+import { parseModelVersion } from './model-version.js';
 import { loadOnnxModel, readLabels } from './onnx-model.js';
 import type { ServedModel } from './served-model.js';
 
@@ -33,6 +35,18 @@ interface ModelEntry {
   failure?: string;
   /** Unloaded on purpose: ignored by server readiness, as in Triton. */
   unloaded: boolean;
+  /**
+   * An ensemble unloaded because a model it runs was unloaded (without unload_dependents): as
+   * in Triton's dependency graph, it loads again once that model does.
+   */
+  awaitingDependency?: boolean;
+  /**
+   * Named by a load request or the start-up list, rather than loaded only because an ensemble
+   * runs it: as in Triton, unload_dependents leaves such models loaded.
+   */
+  explicit?: boolean;
+  /** Newest modification time under the model directory when it was loaded from it (ns). */
+  loadedMtimeNs?: bigint;
 }
 
 export interface ModelManagerOptions {
@@ -106,23 +120,38 @@ export class ModelManager {
     return true;
   }
 
-  /** The ready model for a request; `version` "" means the highest ready version. */
+  /**
+   * The ready model for a request; `version` "" means the highest ready version. Errors are
+   * Triton's: the version string is read first (std::stol), then the model, then the version.
+   */
   resolve(name: string, version: string): ServedModel {
-    // Triton parses the version string before looking the model up (GetModelVersionFromString).
-    if (version !== '' && !/^\d+$/.test(version)) {
-      throw invalidArgument(`failed to get model version from specified version string '${version}'`);
-    }
+    const wanted = parseModelVersion(version);
     const entry = this.models.get(name);
     if (!entry) throw notFound(`Request for unknown model: '${name}' is not found`);
-    if (version === '') {
+    if (wanted < 0n) {
       const ready = [...entry.versions.entries()].filter(([, v]) => v.state === 'READY' && v.model).sort(([a], [b]) => b - a);
       if (ready.length === 0) throw notFound(`Request for unknown model: '${name}' has no available versions`);
       return ready[0]![1].model!;
     }
-    const v = entry.versions.get(Number(version));
-    if (!v) throw notFound(`Request for unknown model: '${name}' version ${version} is not found`);
-    if (v.state !== 'READY' || !v.model) throw unavailable(`Request for unknown model: '${name}' version ${version} is not at ready state`);
+    const v = wanted <= BigInt(Number.MAX_SAFE_INTEGER) ? entry.versions.get(Number(wanted)) : undefined;
+    if (!v) throw notFound(`Request for unknown model: '${name}' version ${wanted} is not found`);
+    if (v.state !== 'READY' || !v.model) throw unavailable(`Request for unknown model: '${name}' version ${wanted} is not at ready state`);
     return v.model;
+  }
+
+  /**
+   * ModelReady: as Triton 2.51 answers it, false (not an error) for an unknown model or version,
+   * or one that is not ready; only a version string std::stol rejects is an error.
+   */
+  isModelReady(name: string, version: string): boolean {
+    parseModelVersion(version);
+    try {
+      this.resolve(name, version);
+      return true;
+    } catch (err) {
+      if (err instanceof InferenceServerError) return false;
+      throw err;
+    }
   }
 
   /** Config of a loaded model (any state), for ModelConfig/ModelMetadata on failing versions. */
@@ -155,21 +184,56 @@ export class ModelManager {
    * RepositoryModelLoad's `config` parameter does. Loading an ensemble loads its composing models.
    */
   load(name: string, override?: string): Promise<void> {
-    return this.exclusive(name, () => this.loadNow(name, override));
+    return this.loadAs(name, override, true);
   }
 
-  /** Unloads every version of a model (draining queued requests), optionally its dependents. */
+  /** `explicit`: named by the request, not loaded only because an ensemble runs it. */
+  private async loadAs(name: string, override: string | undefined, explicit: boolean): Promise<void> {
+    await this.exclusive(name, () => this.loadNow(name, override));
+    const entry = this.models.get(name);
+    if (entry) entry.explicit = explicit;
+    await this.resumeDependents(name);
+  }
+
+  /** Loads again the ensembles that were unloaded with `name` once all their models are ready. */
+  private async resumeDependents(name: string): Promise<void> {
+    for (const [other, e] of this.models) {
+      const steps = e.config?.ensembleScheduling?.step ?? [];
+      if (!e.awaitingDependency || this.resolvingEnsembles.has(other) || !steps.some((s) => s.modelName === name)) continue;
+      if (!steps.every((s) => this.readyVersions(s.modelName).length > 0)) continue;
+      e.awaitingDependency = false;
+      await this.loadAs(other, undefined, e.explicit ?? false).catch(() => {});
+    }
+  }
+
+  /**
+   * Unloads every version of a model (draining queued requests), as Triton's dependency graph
+   * does (model_repository_manager.cc): unloading a model that is not loaded succeeds; the
+   * ensembles that run it are unloaded too and load again once it does. `unloadDependents`
+   * (for an ensemble) also unloads its composing models that no request named and that no other
+   * loaded ensemble runs.
+   */
   unload(name: string, unloadDependents = false): Promise<void> {
     return this.exclusive(name, async () => {
       const entry = this.models.get(name);
-      if (!entry) throw invalidArgument(`failed to unload '${name}', model is not loaded`);
+      if (!entry || entry.unloaded) return;
       await this.unloadVersions(entry);
       entry.unloaded = true;
+      entry.awaitingDependency = false;
       this.options.log('info', `model '${name}' unloaded`);
-      if (unloadDependents) {
-        for (const [other, e] of this.models) {
-          if (e.config?.ensembleScheduling?.step.some((s) => s.modelName === name) && !e.unloaded) await this.unload(other, false);
-        }
+      for (const [other, e] of this.models) {
+        if (e.unloaded || !e.config?.ensembleScheduling?.step.some((s) => s.modelName === name)) continue;
+        await this.unload(other);
+        e.awaitingDependency = true;
+      }
+      if (!unloadDependents) return;
+      for (const step of entry.config?.ensembleScheduling?.step ?? []) {
+        const dep = this.models.get(step.modelName);
+        if (!dep || dep.unloaded || dep.explicit) continue;
+        const stillUsed = [...this.models.values()].some(
+          (e) => e !== entry && !e.unloaded && e.config?.ensembleScheduling?.step.some((s) => s.modelName === step.modelName),
+        );
+        if (!stillUsed) await this.unload(step.modelName, true);
       }
     });
   }
@@ -194,7 +258,9 @@ export class ModelManager {
       try {
         raw = ModelConfig.fromJSON(JSON.parse(override));
       } catch (err) {
-        throw invalidArgument(`failed to load '${name}': 'config' parameter is not a JSON ModelConfig: ${(err as Error).message}`);
+        // Triton answers only this (INTERNAL); why goes to the log.
+        this.options.log('error', `failed to load '${name}': 'config' parameter is not a JSON ModelConfig: ${(err as Error).message}`);
+        throw internal(`failed to load '${name}', failed to poll from model repository`);
       }
     } else {
       ({ config: raw, file } = await loadModelConfig(modelDir, { configName: this.options.configName }));
@@ -208,10 +274,16 @@ export class ModelManager {
     const modelDir = join(this.options.repository, name);
     const known = await listModelNames(this.options.repository);
     if (!known.includes(name)) {
-      throw invalidArgument(`failed to load '${name}', failed to poll from model repository`);
+      throw internal(`failed to load '${name}', failed to poll from model repository`);
     }
     const entry: ModelEntry = this.models.get(name) ?? { versions: new Map(), unloaded: false };
     this.models.set(name, entry);
+    entry.awaitingDependency = false;
+    // Triton reloads a loaded model only when a file under its directory changed since it was
+    // loaded, or a config comes with the request; otherwise the load succeeds as it is.
+    const mtimeNs = await newestMtimeNs(modelDir);
+    const ready = !entry.unloaded && [...entry.versions.values()].some((v) => v.state === 'READY');
+    if (override === undefined && ready && entry.loadedMtimeNs === mtimeNs) return;
     // Triton (model_management.md, explicit mode): a reload that fails leaves the loaded model
     // unchanged, and one that succeeds replaces it without a gap in availability.
     const serving = [...entry.versions.values()].some((v) => v.state === 'READY');
@@ -230,7 +302,7 @@ export class ModelManager {
             if (this.resolvingEnsembles.has(step.modelName)) {
               throw new Error(`ensemble '${name}' has a circular dependency on '${step.modelName}'`);
             }
-            await this.load(step.modelName).catch((err: Error) => {
+            await this.loadAs(step.modelName, undefined, false).catch((err: Error) => {
               throw new Error(
                 `ensemble '${name}' depends on '${step.modelName}' which has no loaded version. ` +
                   `Model '${step.modelName}' loading failed with error: ${err.message}`,
@@ -297,6 +369,8 @@ export class ModelManager {
     }
     // A reload swaps in the new versions before the old ones drain and close.
     swapIn();
+    // A version that failed makes the next load try again, as Triton reverts the timestamp.
+    entry.loadedMtimeNs = failed ? undefined : mtimeNs;
     await Promise.all([...previous.values()].map((v) => v.model?.unload()));
     if (failed) throw invalidArgument(`failed to load '${name}': ${failed.reason}`);
   }
@@ -312,4 +386,15 @@ export class ModelManager {
       v.model = undefined;
     }
   }
+}
+
+/** The newest modification time of `dir` and everything under it, in nanoseconds. */
+async function newestMtimeNs(dir: string): Promise<bigint> {
+  let newest = (await stat(dir, { bigint: true })).mtimeNs;
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, e.name);
+    const t = e.isDirectory() ? await newestMtimeNs(path) : (await stat(path, { bigint: true })).mtimeNs;
+    if (t > newest) newest = t;
+  }
+  return newest;
 }

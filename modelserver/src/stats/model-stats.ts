@@ -84,9 +84,16 @@ export class ModelStats {
     this.executionCount += 1n;
   }
 
-  /** For ensembles, which execute no model of their own: count elements, not executions. */
-  recordEnsembleInference(batchSize: number): void {
-    this.inferenceCount += BigInt(batchSize);
+  /**
+   * A successful ensemble request, counted as Triton's ensemble scheduler counts it (core
+   * ensemble_scheduler.cc RequestTracker): one success, one queue wait, one compute entry and
+   * one execution of `batchSize` elements per request, in batch_stats too. `t` is what the
+   * ensemble spent computing; see ensemble-model for what it measures.
+   */
+  recordEnsembleSuccess(batchSize: number, durationNs: bigint, queueNs: bigint, t: ExecutionTimings): void {
+    this.recordSuccess(durationNs);
+    this.recordQueue(queueNs);
+    this.recordExecution(batchSize, 1, t);
   }
 
   /** The ModelStatistics message for this model version. */

@@ -1,0 +1,105 @@
+"""Writes the conformance repository: the committed model_repository plus three tiny models.
+
+  add_sub     FP32 INPUT0, INPUT1 [-1, 4] -> OUTPUT0 = INPUT0 + INPUT1, OUTPUT1 = INPUT0 - INPUT1
+              (Triton's classic "simple" model; max_batch_size 8, dynamic batching off)
+  strings     BYTES INPUT0 [-1] -> OUTPUT0 (max_batch_size 0): an ONNX Identity on strings for the
+              embedded server; for Triton (`for_triton`) python_models/bytes_identity.py under the
+              python backend instead, since triton-harness's onnx_model.py mangles BYTES (see there)
+  int_scale   INT32 INPUT0 [-1, 3] -> OUTPUT0 = 2 * INPUT0 (max_batch_size 4), for int_contents
+
+The committed models are linked, not copied; the folder is written fresh on every run.
+
+usage: extra_models.py TARGET [--for-triton]
+"""
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+OPSET = [helper.make_opsetid('', 13)]
+
+
+def _model(graph: onnx.GraphProto) -> bytes:
+    # IR 8 is what onnxruntime 1.2x in both servers reads without complaint.
+    return helper.make_model(graph, opset_imports=OPSET, ir_version=8).SerializeToString()
+
+
+def add_sub() -> bytes:
+    t = lambda name: helper.make_tensor_value_info(name, TensorProto.FLOAT, ['batch', 4])  # noqa: E731
+    return _model(helper.make_graph(
+        [helper.make_node('Add', ['INPUT0', 'INPUT1'], ['OUTPUT0']), helper.make_node('Sub', ['INPUT0', 'INPUT1'], ['OUTPUT1'])],
+        'add_sub', [t('INPUT0'), t('INPUT1')], [t('OUTPUT0'), t('OUTPUT1')]))
+
+
+def strings() -> bytes:
+    t = lambda name: helper.make_tensor_value_info(name, TensorProto.STRING, ['n'])  # noqa: E731
+    return _model(helper.make_graph([helper.make_node('Identity', ['INPUT0'], ['OUTPUT0'])], 'strings', [t('INPUT0')], [t('OUTPUT0')]))
+
+
+def int_scale() -> bytes:
+    t = lambda name: helper.make_tensor_value_info(name, TensorProto.INT32, ['batch', 3])  # noqa: E731
+    two = numpy_helper.from_array(np.array(2, dtype=np.int32), 'two')
+    return _model(helper.make_graph([helper.make_node('Mul', ['INPUT0', 'two'], ['OUTPUT0'])], 'int_scale', [t('INPUT0')], [t('OUTPUT0')], [two]))
+
+
+CONFIGS = {
+    'add_sub': '''name: "add_sub"
+backend: "onnxruntime"
+max_batch_size: 8
+input [
+  { name: "INPUT0" data_type: TYPE_FP32 dims: [ 4 ] },
+  { name: "INPUT1" data_type: TYPE_FP32 dims: [ 4 ] }
+]
+output [
+  { name: "OUTPUT0" data_type: TYPE_FP32 dims: [ 4 ] },
+  { name: "OUTPUT1" data_type: TYPE_FP32 dims: [ 4 ] }
+]
+instance_group [ { kind: KIND_CPU count: 1 } ]
+''',
+    'strings': '''name: "strings"
+backend: "onnxruntime"
+max_batch_size: 0
+input [ { name: "INPUT0" data_type: TYPE_STRING dims: [ -1 ] } ]
+output [ { name: "OUTPUT0" data_type: TYPE_STRING dims: [ -1 ] } ]
+instance_group [ { kind: KIND_CPU count: 1 } ]
+''',
+    'int_scale': '''name: "int_scale"
+backend: "onnxruntime"
+max_batch_size: 4
+input [ { name: "INPUT0" data_type: TYPE_INT32 dims: [ 3 ] } ]
+output [ { name: "OUTPUT0" data_type: TYPE_INT32 dims: [ 3 ] } ]
+instance_group [ { kind: KIND_CPU count: 1 } ]
+''',
+}
+BUILDERS = {'add_sub': add_sub, 'strings': strings, 'int_scale': int_scale}
+
+
+def write_repository(target: Path, for_triton: bool = False) -> None:
+    """Writes TARGET: links to each committed model, then the extra models."""
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    for model in sorted(p for p in (ROOT / 'model_repository').iterdir() if p.is_dir()):
+        (target / model.name).symlink_to(model)
+    for name, config in CONFIGS.items():
+        (target / name / '1').mkdir(parents=True)
+        (target / name / 'config.pbtxt').write_text(config)
+        (target / name / '1' / 'model.onnx').write_bytes(BUILDERS[name]())
+    if for_triton:
+        strings = target / 'strings'
+        (strings / '1' / 'model.onnx').unlink()
+        (strings / '1' / 'model.py').symlink_to(HERE / 'python_models' / 'bytes_identity.py')
+        (strings / 'config.pbtxt').write_text(CONFIGS['strings'].replace('backend: "onnxruntime"', 'backend: "python"'))
+
+
+if __name__ == '__main__':
+    if len(sys.argv) not in (2, 3) or sys.argv[2:] not in ([], ['--for-triton']):
+        sys.exit(__doc__)
+    write_repository(Path(sys.argv[1]), for_triton=len(sys.argv) == 3)
