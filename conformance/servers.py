@@ -80,10 +80,11 @@ def start_triton(repository: Path, log_dir: Path) -> Server:
     return _spawn('triton', args, {**os.environ, 'MODEL_REPOSITORY': str(repository)}, log_dir, f'127.0.0.1:{grpc_port}')
 
 
-def start_embedded(repository: Path, log_dir: Path) -> Server:
+def start_embedded(repository: Path, log_dir: Path, root: Path = ROOT) -> Server:
+    """The embedded server of the checkout at `root` (another one for a before/after comparison)."""
     port = free_port()
     tsx = ROOT / 'node_modules/.bin/tsx'
-    args = [str(tsx), 'modelserver/src/cli.ts', '--model-repository', str(repository), '--grpc-port', str(port),
+    args = [str(tsx), str(root / 'modelserver/src/cli.ts'), '--model-repository', str(repository), '--grpc-port', str(port),
             *[a for flag in EXPLICIT for a in flag.split('=', 1)]]
     return _spawn('embedded', args, dict(os.environ), log_dir, f'127.0.0.1:{port}')
 

@@ -14,6 +14,9 @@ usage:
                                               extra_models.py (with --for-triton for Triton), in
                                               explicit mode with every model loaded (the
                                               repository cases unload and reload models)
+  --embedded-root DIR                         start the embedded server of another checkout (with
+                                              its proto/gen and node_modules), e.g. an older
+                                              commit's, to list the differences it had
   --json PATH                                 also write every outcome as JSON
   --only SUBSTRING                            run only the cases whose name contains it
 """
@@ -110,6 +113,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--triton')
     parser.add_argument('--embedded')
+    parser.add_argument('--embedded-root', type=Path, default=ROOT)
     parser.add_argument('--json', type=Path)
     parser.add_argument('--only')
     parser.add_argument('--ready-timeout', type=float, default=120)
@@ -127,7 +131,7 @@ def main() -> int:
             write_repository(repository / 'triton', for_triton=True)
             write_repository(repository / 'embedded')
             logs = log_directory()
-            servers = [start_triton(repository / 'triton', logs), start_embedded(repository / 'embedded', logs)]
+            servers = [start_triton(repository / 'triton', logs), start_embedded(repository / 'embedded', logs, args.embedded_root.resolve())]
             for s in servers:
                 try:
                     s.wait_ready(args.ready_timeout)

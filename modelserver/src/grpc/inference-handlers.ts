@@ -1,7 +1,9 @@
 /**
  * @module grpc/inference-handlers
- * GRPCInferenceService handlers over the model manager. Shared-memory, trace and log RPCs are
- * left out on purpose: grpc-js answers UNIMPLEMENTED for them, as the protocol allows.
+ * GRPCInferenceService handlers over the model manager, answering as tritonserver 2.51 does
+ * (checked side by side by conformance/tritonclient_conformance.py). Shared-memory, trace and log
+ * RPCs are left out on purpose: grpc-js answers UNIMPLEMENTED for them, as the protocol allows,
+ * and a tensor naming a shared-memory region gets Triton's answer for an unregistered one.
  */
 import type { ServerDuplexStream, ServerUnaryCall, sendUnaryData, UntypedServiceImplementation } from '@grpc/grpc-js';
 import type {
@@ -135,7 +137,7 @@ export function inferenceHandlers(state: ServerState): UntypedServiceImplementat
       const batching = model.config.maxBatchSize > 0;
       return {
         name: model.name,
-        versions: req.version !== '' ? [req.version] : manager.readyVersions(model.name).map(String),
+        versions: req.version !== '' ? [String(model.version)] : manager.readyVersions(model.name).map(String),
         platform: model.config.platform || model.config.backend,
         inputs: tensorMetadata(model.config.input, batching),
         outputs: tensorMetadata(model.config.output, batching),
