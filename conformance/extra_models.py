@@ -2,14 +2,12 @@
 
   add_sub     FP32 INPUT0, INPUT1 [-1, 4] -> OUTPUT0 = INPUT0 + INPUT1, OUTPUT1 = INPUT0 - INPUT1
               (Triton's classic "simple" model; max_batch_size 8, dynamic batching off)
-  strings     BYTES INPUT0 [-1] -> OUTPUT0 (max_batch_size 0): an ONNX Identity on strings for the
-              embedded server; for Triton (`for_triton`) python_models/bytes_identity.py under the
-              python backend instead, since triton-harness's onnx_model.py mangles BYTES (see there)
+  strings     BYTES INPUT0 [-1] -> OUTPUT0 (max_batch_size 0): an ONNX Identity on strings
   int_scale   INT32 INPUT0 [-1, 3] -> OUTPUT0 = 2 * INPUT0 (max_batch_size 4), for int_contents
 
 The committed models are linked, not copied; the folder is written fresh on every run.
 
-usage: extra_models.py TARGET [--for-triton]
+usage: extra_models.py TARGET
 """
 from __future__ import annotations
 
@@ -81,7 +79,7 @@ instance_group [ { kind: KIND_CPU count: 1 } ]
 BUILDERS = {'add_sub': add_sub, 'strings': strings, 'int_scale': int_scale}
 
 
-def write_repository(target: Path, for_triton: bool = False) -> None:
+def write_repository(target: Path) -> None:
     """Writes TARGET: links to each committed model, then the extra models."""
     if target.exists():
         shutil.rmtree(target)
@@ -92,14 +90,8 @@ def write_repository(target: Path, for_triton: bool = False) -> None:
         (target / name / '1').mkdir(parents=True)
         (target / name / 'config.pbtxt').write_text(config)
         (target / name / '1' / 'model.onnx').write_bytes(BUILDERS[name]())
-    if for_triton:
-        strings = target / 'strings'
-        (strings / '1' / 'model.onnx').unlink()
-        (strings / '1' / 'model.py').symlink_to(HERE / 'python_models' / 'bytes_identity.py')
-        (strings / 'config.pbtxt').write_text(CONFIGS['strings'].replace('backend: "onnxruntime"', 'backend: "python"'))
-
 
 if __name__ == '__main__':
-    if len(sys.argv) not in (2, 3) or sys.argv[2:] not in ([], ['--for-triton']):
+    if len(sys.argv) != 2:
         sys.exit(__doc__)
-    write_repository(Path(sys.argv[1]), for_triton=len(sys.argv) == 3)
+    write_repository(Path(sys.argv[1]))

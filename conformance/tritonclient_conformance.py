@@ -11,7 +11,7 @@ usage:
   tritonclient_conformance.py                 start both servers, run, stop them
   tritonclient_conformance.py --triton HOST:PORT --embedded HOST:PORT
                                               servers already running on repositories written by
-                                              extra_models.py (with --for-triton for Triton), in
+                                              extra_models.py, in
                                               explicit mode with every model loaded (the
                                               repository cases unload and reload models)
   --embedded-root DIR                         start the embedded server of another checkout (with
@@ -45,14 +45,10 @@ ACCEPTED: dict[str, str] = {
         '(sequence), no shared-memory RPCs (system_shared_memory, cuda_shared_memory: UNIMPLEMENTED), no HTTP '
         'endpoint (binary_tensor_data is the HTTP binary tensor extension), and no trace or logging RPCs'
     ),
-    'ModelConfig food_caption v1': (
-        'Triton fills in model_transaction_policy {} (decoupled: false) for an ensemble; the embedded server\'s '
-        'config normalisation (modelserver/src/config/normalise-config.ts, another engineer\'s) does not yet: reported'
-    ),
     **{case: (
         'the ensemble\'s compute_input and compute_output durations are 0: Triton sums its composing models\' '
-        'per-request compute durations, and the embedded schedulers (modelserver/src/scheduler/, another '
-        'engineer\'s) do not report them per request yet (reported); every count agrees'
+        'per-request compute durations, and the embedded schedulers (modelserver/src/scheduler/) do not '
+        'hand an execution\'s timings to the requests in it; every count agrees'
     ) for case in ('ModelStatistics food_caption (ensemble)', 'ModelStatistics food_caption v1')},
 }
 
@@ -128,10 +124,9 @@ def main() -> int:
             addresses = args.triton, args.embedded
         else:
             repository = Path(tempfile.mkdtemp(prefix='conformance-repository.', dir=ROOT / '.cache'))
-            write_repository(repository / 'triton', for_triton=True)
-            write_repository(repository / 'embedded')
+            write_repository(repository)
             logs = log_directory()
-            servers = [start_triton(repository / 'triton', logs), start_embedded(repository / 'embedded', logs, args.embedded_root.resolve())]
+            servers = [start_triton(repository, logs), start_embedded(repository, logs, args.embedded_root.resolve())]
             for s in servers:
                 try:
                     s.wait_ready(args.ready_timeout)

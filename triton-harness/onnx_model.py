@@ -20,6 +20,14 @@ import onnxruntime as ort
 import triton_python_backend_utils as pb_utils
 
 
+def _as_onnx(array: np.ndarray) -> np.ndarray:
+    """Triton hands BYTES tensors over as object arrays of bytes; ONNX Runtime's string tensors
+    take str. (Outputs need no conversion: the python backend serialises str elements as UTF-8.)"""
+    if array.dtype != np.object_:
+        return array
+    return np.array([v.decode('utf-8') if isinstance(v, bytes) else v for v in array.flat], dtype=np.object_).reshape(array.shape)
+
+
 def _parameter(config: dict, key: str) -> str | None:
     value = config.get('parameters', {}).get(key)
     return value.get('string_value') if value else None
@@ -51,7 +59,7 @@ class TritonPythonModel:
                 responses[i] = pb_utils.InferenceResponse(error=pb_utils.TritonError(f'missing inputs: {", ".join(missing)}'))
                 arrays.append(None)
                 continue
-            feed = {name: tensor.as_numpy() for name, tensor in inputs.items()}
+            feed = {name: _as_onnx(tensor.as_numpy()) for name, tensor in inputs.items()}
             arrays.append(feed)
             shape_key = tuple(feed[name].shape[1:] if self.batched else feed[name].shape for name in self.input_names)
             groups.setdefault(shape_key if self.batched else (i,), []).append(i)

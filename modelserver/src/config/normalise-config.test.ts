@@ -105,6 +105,9 @@ describe('normaliseModelConfig', () => {
       assert.deepEqual(out.instanceGroup, []);
       assert.equal(out.optimization, undefined);
       assert.deepEqual(out.versionPolicy?.latest, { numVersions: 1 });
+      // Triton's ModelConfig of an ensemble carries model_transaction_policy { decoupled: false }.
+      assert.deepEqual(out.modelTransactionPolicy, { decoupled: false });
+      assert.equal(normaliseModelConfig(parse('backend: "onnxruntime"'), 'm').modelTransactionPolicy, undefined);
     });
   });
 

@@ -71,6 +71,9 @@ export function normaliseModelConfig(
   if (out.ensembleScheduling === undefined) {
     fillPinnedMemory(out);
     resolveInstanceGroups(out, gpuCount);
+  } else {
+    // Triton's ensemble normalisation writes an explicit (non-decoupled) transaction policy.
+    out.modelTransactionPolicy ??= { decoupled: false };
   }
   return out;
 }
