@@ -1,70 +1,33 @@
 /**
  * @module generation/beam-search.test
- * Beam search on toy language models whose right answers can be worked out by hand: it finds
- * sequences greedy misses, equals greedy with one beam, keeps HF's scoring and stopping, honours
- * the limits and processors, and batches every live beam into one decoder call.
+ * Beam search on toy language models whose right answers are worked out by hand or recorded from
+ * transformers' own generate: it finds sequences greedy misses, answers as HF does (scoring,
+ * stopping, ties, processors), equals greedy with one beam and no processors, honours the limits,
+ * and batches every live beam into one decoder call.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { beamSearch } from './beam-search.js';
-import { A, B, BOS, C, D, EOS, type NextTokenTable, randomToyTable, toyConfig, toyLanguageModel } from './fixtures/toy-language-model.js';
+import {
+  DESIGNED_TABLES,
+  EAGER,
+  ENDLESS,
+  EOS_AMONG_TOP,
+  LONGER_WINS,
+  MYOPIC,
+  NARROW,
+  PEAKED,
+  REPEATING,
+  THREE_FINISH,
+  TIES,
+} from './fixtures/designed-tables.js';
+import { differenceFromHf, hfCases, ourAnswer, recordedResults } from './fixtures/hf-cases.js';
+import { A, B, BOS, C, D, EOS, randomToyTable, toyConfig, toyLanguageModel, VOCAB_SIZE } from './fixtures/toy-language-model.js';
 import { greedyDecode } from './greedy-decode.js';
 import type { DecodeStep } from './types.js';
 
 // The toy models are tables of next-token probabilities (input data for a pure algorithm, not a
-// mock of the model server). Comments give the sums worked out by hand.
-
-/** Greedy takes A (0.5) and then ends at 0.5 × 0.35 = 0.175; B then eos is 0.4 × 0.9 = 0.36. */
-const MYOPIC: NextTokenTable = {
-  [BOS]: { [A]: 0.5, [B]: 0.4, [C]: 0.1 },
-  [A]: { [EOS]: 0.35, [C]: 0.33, [D]: 0.32 },
-  [B]: { [EOS]: 0.9, [C]: 0.1 },
-  [C]: { [EOS]: 1 },
-  [D]: { [EOS]: 1 },
-};
-
-/** Greedy is already best here: A then eos, 0.9 × 0.8 = 0.72. */
-const PEAKED: NextTokenTable = {
-  [BOS]: { [A]: 0.9, [B]: 0.1 },
-  [A]: { [EOS]: 0.8, [C]: 0.2 },
-  [B]: { [EOS]: 1 },
-  [C]: { [EOS]: 1 },
-};
-
-/** A likes to repeat itself: greedy gives A A A … until the limit. */
-const REPEATING: NextTokenTable = {
-  [BOS]: { [A]: 0.6, [B]: 0.3, [EOS]: 0.1 },
-  [A]: { [A]: 0.5, [EOS]: 0.3, [B]: 0.2 },
-  [B]: { [EOS]: 0.6, [A]: 0.4 },
-};
-
-/** eos is the most probable token everywhere, at once too (0.7). */
-const EAGER: NextTokenTable = {
-  [BOS]: { [EOS]: 0.7, [A]: 0.2, [B]: 0.1 },
-  [A]: { [EOS]: 0.6, [A]: 0.3, [B]: 0.1 },
-  [B]: { [EOS]: 0.5, [A]: 0.3, [B]: 0.2 },
-};
-
-/** eos never has probability: every caption runs to the limits. */
-const ENDLESS: NextTokenTable = {
-  [BOS]: { [A]: 0.7, [B]: 0.3 },
-  [C]: { [A]: 0.7, [B]: 0.3 },
-  [A]: { [A]: 0.6, [B]: 0.4 },
-  [B]: { [A]: 0.5, [B]: 0.5 },
-};
-
-/**
- * Length normalisation decides: ending at once has the highest probability (0.5, score
- * log 0.5 / 1 = -0.69), but A C eos (0.45 × 0.99 × 0.99 = 0.441) scores log 0.441 / 3 = -0.27.
- * With 2 beams, two hypotheses are finished after step 2 (eos, and B eos at -1.55), yet A C's
- * best possible score (log 0.4455 / 2 = -0.40) beats the worse of them, so HF's heuristic goes on.
- */
-const LONGER_WINS: NextTokenTable = {
-  [BOS]: { [EOS]: 0.5, [A]: 0.45, [B]: 0.05 },
-  [A]: { [C]: 0.99, [EOS]: 0.01 },
-  [B]: { [EOS]: 0.9, [C]: 0.1 },
-  [C]: { [EOS]: 0.99, [C]: 0.01 },
-};
+// mock of the model server), in fixtures/designed-tables.ts with the sums worked out by hand.
 
 const PREFIX = [BOS];
 
@@ -82,16 +45,12 @@ describe('beamSearch finds what greedy misses', () => {
     }
   });
 
-  it('is never less probable than greedy on the designed tables', async () => {
-    for (const [name, table] of Object.entries({ MYOPIC, PEAKED, EAGER })) {
-      const greedy = await greedyDecode(toyLanguageModel(table).step, PREFIX, toyConfig());
-      for (const numBeams of [2, 3, 5]) {
-        const beam = await beamSearch(toyLanguageModel(table).step, PREFIX, toyConfig({ numBeams }));
-        assert.ok(beam.logProbability >= greedy.logProbability, `${name}, numBeams ${numBeams}`);
-      }
+  it('keeps greedy’s answer where greedy is already best (PEAKED: A eos, 0.72)', async () => {
+    for (const numBeams of [2, 3, 5]) {
+      const beam = await beamSearch(toyLanguageModel(PEAKED).step, PREFIX, toyConfig({ numBeams }));
+      assert.deepEqual(beam.tokens, [A], `numBeams ${numBeams}`);
+      assert.ok(Math.abs(beam.logProbability - Math.log(0.72)) < 1e-6);
     }
-    const peaked = await beamSearch(toyLanguageModel(PEAKED).step, PREFIX, toyConfig({ numBeams: 2 }));
-    assert.deepEqual(peaked.tokens, [A]);
   });
 
   it('stops as soon as no live beam can beat the worst finished one (2 steps on MYOPIC, not 20)', async () => {
@@ -99,6 +58,42 @@ describe('beamSearch finds what greedy misses', () => {
     const result = await beamSearch(model.step, PREFIX, toyConfig({ numBeams: 2 }));
     assert.equal(result.steps, 2);
     assert.equal(model.calls.length, 2);
+  });
+});
+
+describe('beamSearch answers as transformers’ generate does', () => {
+  // hf-generate.json holds transformers 5.24's answers (hf_generate.py); hf-parity.test.ts checks
+  // them against a live run. Designed and seeded random tables, 1-4 beams, with and without
+  // max_new_tokens, min_new_tokens and repetition_penalty.
+  it('on every recorded case: the same caption, finish reason and normalised score', async () => {
+    const recorded = recordedResults();
+    const cases = hfCases();
+    assert.ok(cases.length > 600);
+    const differences: string[] = [];
+    for (const c of cases) {
+      const hf = recorded[c.name];
+      assert.ok(hf, `${c.name} is recorded (record again: see fixtures/hf-cases.ts)`);
+      const difference = differenceFromHf(c, await ourAnswer(c), hf);
+      if (difference) differences.push(difference);
+    }
+    assert.deepEqual(differences, []);
+  });
+
+  it('where each setting changes the caption (so none of them could be ignored and still agree)', async () => {
+    const byName = new Map(hfCases().map((c) => [c.name, c]));
+    const differing = async (a: string, b: string) => {
+      let n = 0;
+      for (let seed = 1; seed <= 30; seed++) {
+        const [x, y] = await Promise.all([ourAnswer(byName.get(`seed ${seed} ${a}`)!), ourAnswer(byName.get(`seed ${seed} ${b}`)!)]);
+        if (x.tokens.join() !== y.tokens.join()) n++;
+      }
+      return n;
+    };
+    // Of the 30 seeded tables (16, 13, 9 and 11 when written).
+    assert.ok((await differing('{"numBeams":1}', '{"numBeams":3}')) >= 5);
+    assert.ok((await differing('{"numBeams":3}', '{"numBeams":3,"repetitionPenalty":1.5}')) >= 5);
+    assert.ok((await differing('{"numBeams":3}', '{"numBeams":3,"minNewTokens":3}')) >= 5);
+    assert.ok((await differing('{"numBeams":1}', '{"numBeams":1,"repetitionPenalty":1.5}')) >= 5);
   });
 });
 
@@ -127,6 +122,39 @@ describe('beamSearch scores and stops as Hugging Face does', () => {
     }
   });
 
+  it('keeps only the best numBeams finished: a third, worse one does not keep the search going (THREE_FINISH)', async () => {
+    const model = toyLanguageModel(THREE_FINISH);
+    const result = await beamSearch(model.step, PREFIX, toyConfig({ numBeams: 2 }));
+    assert.deepEqual(result.tokens, [A]);
+    assert.equal(result.finishReason, 'eos');
+    assert.equal(result.steps, 2);
+    assert.equal(model.calls.length, 2);
+  });
+
+  it('stops on a tie between the best live beam and the worst finished (HF: worst >= best possible)', async () => {
+    const model = toyLanguageModel(TIES);
+    const result = await beamSearch(model.step, PREFIX, toyConfig({ numBeams: 1 }));
+    assert.deepEqual(result.tokens, []);
+    assert.equal(result.finishReason, 'eos');
+    assert.equal(result.steps, 1);
+  });
+
+  it('keeps the first found of two equally scored captions (TIES: A B before A C)', async () => {
+    const result = await beamSearch(toyLanguageModel(TIES).step, PREFIX, toyConfig({ numBeams: 2 }));
+    assert.deepEqual(result.tokens, [A, B]);
+    assert.ok(Math.abs(result.logProbability - Math.log(0.25)) < 1e-6);
+  });
+
+  it('refuses when no continuation has any probability, rather than inventing a caption', async () => {
+    const impossible: DecodeStep = async (sequences) => sequences.map(() => new Float32Array(VOCAB_SIZE).fill(-Infinity));
+    await assert.rejects(beamSearch(impossible, PREFIX, toyConfig({ numBeams: 2 })), /no continuation with non-zero probability/);
+    // The only caption is C, and min_new_tokens 2 forbids ending after one token.
+    await assert.rejects(
+      beamSearch(toyLanguageModel({ [BOS]: { [C]: 1 }, [C]: { [EOS]: 1 } }).step, PREFIX, toyConfig({ numBeams: 2, minNewTokens: 2 })),
+      /no continuation/,
+    );
+  });
+
   it('reports a logProbability equal to the sum of its tokens’ log-probabilities (random tables)', async () => {
     for (let seed = 1; seed <= 40; seed++) {
       const table = randomToyTable(seed, 8);
@@ -143,18 +171,13 @@ describe('beamSearch scores and stops as Hugging Face does', () => {
   });
 });
 
-describe('beamSearch with one beam is greedy decoding', () => {
-  const configs = [
-    toyConfig(),
-    toyConfig({ maxNewTokens: 3 }),
-    toyConfig({ minNewTokens: 2 }),
-    toyConfig({ repetitionPenalty: 1.5 }),
-    toyConfig({ repetitionPenalty: 2, minNewTokens: 1, maxNewTokens: 4 }),
-    toyConfig({ maxLength: 4 }),
-  ];
+describe('beamSearch with one beam and no processors is greedy decoding', () => {
+  // With processors they differ as HF's do: beam search runs them on log-probabilities, greedy on
+  // raw logits (generate.test.ts shows the difference; generate picks greedy for one beam).
+  const configs = [toyConfig(), toyConfig({ maxNewTokens: 3 }), toyConfig({ maxNewTokens: 0 }), toyConfig({ maxLength: 4 })];
 
   it('on the designed tables', async () => {
-    for (const [name, table] of Object.entries({ MYOPIC, PEAKED, REPEATING, EAGER, ENDLESS, LONGER_WINS })) {
+    for (const [name, table] of Object.entries(DESIGNED_TABLES)) {
       for (const config of configs) {
         const greedy = await greedyDecode(toyLanguageModel(table).step, PREFIX, config);
         const beam = await beamSearch(toyLanguageModel(table).step, PREFIX, { ...config, numBeams: 1 });
@@ -233,7 +256,7 @@ describe('beamSearch limits and processors', () => {
 
 describe('beamSearch and the decoder', () => {
   it('calls step once per step with every live beam, never more than numBeams', async () => {
-    for (const [name, table] of Object.entries({ MYOPIC, REPEATING, EAGER, ENDLESS, LONGER_WINS })) {
+    for (const [name, table] of Object.entries(DESIGNED_TABLES)) {
       for (const numBeams of [2, 3, 4]) {
         const model = toyLanguageModel(table);
         const result = await beamSearch(model.step, PREFIX, toyConfig({ numBeams, maxNewTokens: 6 }));
@@ -254,6 +277,21 @@ describe('beamSearch and the decoder', () => {
     assert.deepEqual(model.calls.map((call) => call.length), [1, 2, 3, 3], 'ENDLESS keeps 3 beams once it has them');
   });
 
+  it('keeps numBeams live beams when an eos that may not finish takes a place among the best 2 × numBeams', async () => {
+    const model = toyLanguageModel(EOS_AMONG_TOP);
+    const result = await beamSearch(model.step, PREFIX, toyConfig({ numBeams: 2 }));
+    assert.deepEqual(model.calls.map((call) => call.length), [1, 2, 2]);
+    assert.deepEqual(model.calls[2], [[BOS, A, C], [BOS, B, D]]);
+    assert.deepEqual(result.tokens, [A, C]);
+  });
+
+  it('stops once no beam is live, without calling the decoder on an empty batch (NARROW)', async () => {
+    const model = toyLanguageModel(NARROW);
+    const result = await beamSearch(model.step, PREFIX, toyConfig({ numBeams: 2 }));
+    assert.deepEqual(model.calls, [[[BOS]], [[BOS, A]]]);
+    assert.deepEqual([result.tokens, result.finishReason, result.steps], [[A], 'eos', 2]);
+  });
+
   it('propagates a rejection of step', async () => {
     const boom = new Error('decoder unavailable');
     const inner = toyLanguageModel(MYOPIC).step;
@@ -270,9 +308,12 @@ describe('beamSearch and the decoder', () => {
     await assert.rejects(beamSearch(short, PREFIX, toyConfig({ numBeams: 2 })), /0 rows of logits for 1 sequences/);
   });
 
-  it('rejects a numBeams that is not a positive integer', async () => {
+  it('rejects a numBeams that is not a positive integer, naming it', async () => {
     for (const numBeams of [0, -1, 1.5, Number.NaN]) {
-      await assert.rejects(beamSearch(toyLanguageModel(MYOPIC).step, PREFIX, toyConfig({ numBeams })), RangeError);
+      await assert.rejects(
+        beamSearch(toyLanguageModel(MYOPIC).step, PREFIX, toyConfig({ numBeams })),
+        (error) => error instanceof RangeError && error.message === `numBeams must be a positive integer, got ${numBeams}`,
+      );
     }
   });
 });

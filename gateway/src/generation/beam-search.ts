@@ -4,22 +4,22 @@
  * hypotheses, one decoder call per step for all of them, the best 2 × numBeams continuations
  * kept, and length-normalised scores for finished captions.
  *
- * Follows transformers' `_beam_search` (generation/utils.py, v4.50+), with three documented
- * choices:
+ * Follows transformers' `_beam_search` (generation/utils.py; compared with transformers 5.24's
+ * own generate on toy models in hf-parity.test.ts):
  * - Scores are divided by the number of generated tokens, eos included (HF's
  *   `cur_len + 1 - decoder_prompt_len` for a hypothesis that ends in eos; a hypothesis cut by
- *   the limits counts its tokens). Older HF versions divided decoder-only hypotheses by the full
- *   length, prompt included; counting the prompt would make a caption's ranking depend on the
- *   prompt's length, and counting eos keeps a caption that ends at once (length 1) finite.
+ *   the limits counts its tokens). The prompt is not counted, so a caption's ranking does not
+ *   depend on the prompt's length, and a caption that ends at once (length 1) stays finite.
  *   The length penalty is HF's default, 1.0 (`LENGTH_PENALTY`).
  * - Stopping is HF's default `early_stopping=False` heuristic: stop once numBeams hypotheses
  *   are finished and the best live beam, normalised by its current length, cannot beat the
  *   worst of them; otherwise run to the limits. Stopping at the first numBeams finished
  *   (`early_stopping=True`) would drop longer captions that the heuristic keeps looking for.
- * - Logits processors run on the raw logits and log-softmax after them, exactly as
- *   `greedyDecode` does, so that numBeams = 1 gives greedy's result to the bit and every score
- *   is a normalised log-probability. HF's beam search runs its processors after log_softmax,
- *   which differs only for processors that are not shifts to -Infinity (repetition penalty).
+ * - Logits processors run after log-softmax, on the log-probabilities, as HF's beam search runs
+ *   them (greedy decoding, HF's and `greedyDecode`, runs them on the raw logits). So a repetition
+ *   penalty multiplies a repeated token's log-probability, and eos forbidden by min_new_tokens
+ *   leaves the other log-probabilities as they were (not renormalised). Without processors,
+ *   numBeams = 1 gives greedy's result to the bit; `generate` picks greedy for one beam anyway.
  *
  * Candidates with probability 0 (-Infinity, e.g. eos under `MinNewTokens`) are never kept,
  * so fewer than numBeams beams may run when the vocabulary is tiny.
@@ -138,9 +138,11 @@ export async function beamSearch(step: DecodeStep, prefix: readonly number[], co
     if (rows.length !== sequences.length) {
       throw new Error(`decode step returned ${rows.length} rows of logits for ${sequences.length} sequences`);
     }
+    // As HF's _beam_search: log-softmax first, then the processors on the log-probabilities.
     const logProbRows = rows.map((logits, i) => {
-      for (const p of processors) p.process(sequences[i]!, generated, logits);
-      return logSoftmax(logits);
+      const logProbs = logSoftmax(logits);
+      for (const p of processors) p.process(sequences[i]!, generated, logProbs);
+      return logProbs;
     });
     const candidates = topCandidates(live, logProbRows, 2 * numBeams);
     generated++;

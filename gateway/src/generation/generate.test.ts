@@ -7,19 +7,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { beamSearch } from './beam-search.js';
-import { A, B, BOS, C, D, EOS, type NextTokenTable, toyConfig, toyLanguageModel } from './fixtures/toy-language-model.js';
+import { MYOPIC } from './fixtures/designed-tables.js';
+import { A, B, BOS, toyConfig, toyLanguageModel, VOCAB_SIZE } from './fixtures/toy-language-model.js';
 import { generate } from './generate.js';
 import { greedyDecode } from './greedy-decode.js';
 import type { DecodeStep } from './types.js';
 
-/** Greedy ends at A eos (0.175); beam search finds B eos (0.36). */
-const MYOPIC: NextTokenTable = {
-  [BOS]: { [A]: 0.5, [B]: 0.4, [C]: 0.1 },
-  [A]: { [EOS]: 0.35, [C]: 0.33, [D]: 0.32 },
-  [B]: { [EOS]: 0.9, [C]: 0.1 },
-  [C]: { [EOS]: 1 },
-  [D]: { [EOS]: 1 },
-};
+// MYOPIC: greedy ends at A eos (0.175); beam search finds B eos (0.36).
 
 describe('generate', () => {
   it('decodes greedily with one beam: one sequence per step, greedy’s result', async () => {
@@ -37,6 +31,22 @@ describe('generate', () => {
     assert.deepEqual(result, await beamSearch(toyLanguageModel(MYOPIC).step, [BOS], config));
     assert.deepEqual(result.tokens, [B]);
     assert.ok(model.calls.some((call) => call.length > 1));
+  });
+
+  it('runs the repetition penalty on raw logits with one beam, as HF’s greedy search does', async () => {
+    // Logits A 2, B 1.5 after A: greedy (HF's _sample) divides A's positive logit, 2 / 2 = 1 < 1.5,
+    // and takes B. Beam search would penalise A's log-probability, -0.474 × 2 = -0.948 > B's -0.974,
+    // and keep A: one beam must not mean beam search.
+    const logits: DecodeStep = async (sequences) =>
+      sequences.map(() => {
+        const row = new Float32Array(VOCAB_SIZE).fill(-Infinity);
+        row[A] = 2;
+        row[B] = 1.5;
+        return row;
+      });
+    const config = toyConfig({ numBeams: 1, maxNewTokens: 1, repetitionPenalty: 2 });
+    assert.deepEqual((await generate(logits, [BOS, A], config)).tokens, [B]);
+    assert.deepEqual((await beamSearch(logits, [BOS, A], config)).tokens, [A]);
   });
 
   it('rejects a numBeams that is not a positive integer', async () => {
