@@ -11,6 +11,7 @@ import { type CaptionTokenizer, generate, type GenerationConfig } from '../gener
 import { type ImageLimits, preprocessImage } from '../preprocess/index.js';
 import { parseClassification } from '../triton/classification.js';
 import type { RawTensor, TritonClient } from '../triton/client.js';
+import { asRequestDeadline, callDeadline } from '../triton/deadlines.js';
 import { DecoderStepBatcher } from '../triton/decode-step.js';
 import { imageInput } from '../triton/image-input.js';
 import type { DecoderSpec, FoodCaptionSpec, ImageSpec } from '../triton/model-spec.js';
@@ -28,7 +29,7 @@ export interface CaptionContext {
   readonly requestId: string;
   /** Absolute deadline (ms since epoch) for the whole caption. */
   readonly deadline: number;
-  /** Deadline of each model-server call, ms; capped by `deadline`. */
+  /** Deadline of each model-server call (encoder, ensemble, every decoder step), ms; capped by `deadline`. */
   readonly callTimeoutMs: number;
 }
 
@@ -61,9 +62,20 @@ export class CaptionService {
     this.decoderSteps = new DecoderStepBatcher(client, models.decoder);
   }
 
-  private callDeadline(ctx: CaptionContext): number {
+  /** Throws the request's 504 once its deadline has passed: no model-server call starts after it. */
+  private checkDeadline(ctx: CaptionContext): void {
     if (Date.now() >= ctx.deadline) throw new GatewayError('GW_ERR_DEADLINE', 'the request deadline passed before the caption was complete');
-    return Math.min(ctx.deadline, Date.now() + ctx.callTimeoutMs);
+  }
+
+  /** Runs one model-server call with its own deadline (see triton/deadlines.ts). */
+  private async withCallDeadline<T>(ctx: CaptionContext, call: (deadline: number) => Promise<T>): Promise<T> {
+    this.checkDeadline(ctx);
+    const deadline = callDeadline(ctx.deadline, ctx.callTimeoutMs);
+    try {
+      return await call(deadline);
+    } catch (err) {
+      throw asRequestDeadline(err, deadline, ctx.deadline);
+    }
   }
 
   async caption(image: Uint8Array, options: CaptionOptions, ctx: CaptionContext): Promise<CaptionResult> {
@@ -94,9 +106,10 @@ export class CaptionService {
       numBeams: options.num_beams,
       repetitionPenalty: options.repetition_penalty,
     };
-    const step = this.decoderSteps.stepFor({ imageEmbeds: embeds, deadline: ctx.deadline, requestId: ctx.requestId });
+    // Each step is a model-server call of its own: TRITON_TIMEOUT_MS bounds every one.
+    const step = this.decoderSteps.stepFor({ imageEmbeds: embeds, deadline: ctx.deadline, callTimeoutMs: ctx.callTimeoutMs, requestId: ctx.requestId });
     const guarded: typeof step = (sequences) => {
-      this.callDeadline(ctx);
+      this.checkDeadline(ctx);
       return step(sequences);
     };
     const result = await generate(guarded, prefix, config);
@@ -117,10 +130,9 @@ export class CaptionService {
   /** The caption encoder's image embeddings. */
   private async encode(pixelValues: Float32Array, ctx: CaptionContext): Promise<RawTensor> {
     const { encoder } = this.models;
-    const out = await this.client.inferStreamed(encoder.model, imageInput(encoder.inputName, encoder.size, pixelValues), {
-      deadline: this.callDeadline(ctx),
-      requestId: ctx.requestId,
-    });
+    const out = await this.withCallDeadline(ctx, (deadline) =>
+      this.client.inferStreamed(encoder.model, imageInput(encoder.inputName, encoder.size, pixelValues), { deadline, requestId: ctx.requestId }),
+    );
     const embeds = [...out.values()][0];
     if (!embeds) throw new GatewayError('GW_ERR_TRITON_INTERNAL', `model '${encoder.model}' returned no output`);
     return embeds;
@@ -130,11 +142,13 @@ export class CaptionService {
   private async encodeWithFood(pixelValues: Float32Array, ctx: CaptionContext): Promise<{ embeds: RawTensor; food: { label: string; confidence: number } }> {
     const spec = await this.models.foodCaption();
     const { encoder } = this.models;
-    const out = await this.client.inferStreamed(spec.model, imageInput(spec.inputName, encoder.size, pixelValues), {
-      deadline: this.callDeadline(ctx),
-      requestId: ctx.requestId,
-      outputs: [{ name: spec.scoresOutput, classification: 1 }, { name: spec.embedsOutput }],
-    });
+    const out = await this.withCallDeadline(ctx, (deadline) =>
+      this.client.inferStreamed(spec.model, imageInput(spec.inputName, encoder.size, pixelValues), {
+        deadline,
+        requestId: ctx.requestId,
+        outputs: [{ name: spec.scoresOutput, classification: 1 }, { name: spec.embedsOutput }],
+      }),
+    );
     const scores = out.get(spec.scoresOutput);
     const embeds = out.get(spec.embedsOutput);
     const top = scores && parseClassification(scores.raw)[0];

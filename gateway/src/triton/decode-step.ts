@@ -13,20 +13,28 @@
 import type { DecodeStep } from '../generation/index.js';
 import { GatewayError } from '../errors/index.js';
 import { float32View, type RawTensor, type TritonClient } from './client.js';
+import { asRequestDeadline, callDeadline } from './deadlines.js';
 import { decoderInputs } from './decoder-inputs.js';
 import type { DecoderSpec } from './model-spec.js';
 
 export interface DecodeStepOptions {
   /** One image's `image_embeds` row, [N, D] FP32 as raw bytes. */
   readonly imageEmbeds: RawTensor;
-  /** Absolute deadline (ms since epoch) of this caption's steps. */
+  /** Absolute deadline (ms since epoch) of the whole caption: no step runs past it. */
   readonly deadline: number;
+  /**
+   * Each step's own budget, ms (TRITON_TIMEOUT_MS): a step's call gets
+   * min(`deadline`, start + `callTimeoutMs`). Without it a step may use the caption's whole budget.
+   */
+  readonly callTimeoutMs?: number;
   readonly requestId?: string;
 }
 
 interface PendingStep {
   readonly sequences: ReadonlyArray<readonly number[]>;
   readonly options: DecodeStepOptions;
+  /** This step's call deadline (see {@link callDeadline}). */
+  readonly deadline: number;
   readonly resolve: (logits: Float32Array[]) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -51,7 +59,8 @@ export class DecoderStepBatcher {
           reject(new GatewayError('GW_ERR_OPTION_INVALID', `${sequences.length} sequences exceed the decoder's max_batch_size ${this.spec.maxBatchSize}`));
           return;
         }
-        this.pending.push({ sequences, options, resolve, reject });
+        const deadline = callDeadline(options.deadline, options.callTimeoutMs ?? Infinity);
+        this.pending.push({ sequences, options, deadline, resolve, reject });
         if (!this.flushScheduled) {
           this.flushScheduled = true;
           setImmediate(() => this.flush());
@@ -95,13 +104,11 @@ export class DecoderStepBatcher {
       for (let i = 0; i < step.sequences.length; i++) embeds.set(step.options.imageEmbeds.raw, row++ * rowBytes);
     }
     // The call may run until the latest member's deadline; members with an earlier one stop
-    // waiting at theirs (see `settle`), so no caption outlives its own deadline.
-    const deadline = Math.max(...group.map((s) => s.options.deadline));
+    // waiting at theirs, so no step outlives its own deadline.
+    const deadline = Math.max(...group.map((s) => s.deadline));
     const requestId = group.map((s) => s.options.requestId).filter(Boolean).join(',');
     const timers = group.map((step) =>
-      step.options.deadline < deadline
-        ? setTimeout(() => step.reject(new GatewayError('GW_ERR_DEADLINE', `decoder step did not finish before the request deadline`)), step.options.deadline - Date.now())
-        : undefined,
+      step.deadline < deadline ? setTimeout(() => step.reject(expired(step, spec.model)), step.deadline - Date.now()) : undefined,
     );
     try {
       const out = await this.client.inferStreamed(
@@ -126,9 +133,15 @@ export class DecoderStepBatcher {
         first += step.sequences.length;
       }
     } catch (error) {
-      for (const step of group) step.reject(error);
+      for (const step of group) step.reject(asRequestDeadline(error, step.deadline, step.options.deadline));
     } finally {
       for (const t of timers) clearTimeout(t);
     }
   }
+}
+
+/** The error of a step that stopped waiting at its own deadline, earlier than its batch's call. */
+function expired(step: PendingStep, model: string): GatewayError {
+  const detail = `ModelStreamInfer '${model}': decoder step did not finish before its deadline`;
+  return step.deadline >= step.options.deadline ? new GatewayError('GW_ERR_DEADLINE', detail) : new GatewayError('GW_ERR_TRITON_DEADLINE', detail);
 }

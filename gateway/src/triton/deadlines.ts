@@ -1,0 +1,28 @@
+/**
+ * @module triton/deadlines
+ * Deadlines of model-server calls within a request: every call (encoder, ensemble, each decoder
+ * step) gets its own, the smaller of the request's remaining budget and TRITON_TIMEOUT_MS. When a
+ * call runs out because the whole request did, the answer is the request's 504
+ * (`GW_ERR_DEADLINE`), not the model server's (`GW_ERR_TRITON_DEADLINE`): the client learns
+ * which limit it hit.
+ */
+import { GatewayError } from '../errors/index.js';
+
+/**
+ * The absolute deadline (ms since epoch) of one model-server call started `now`: at most
+ * `callTimeoutMs` from now, and never past `requestDeadline`.
+ */
+export function callDeadline(requestDeadline: number, callTimeoutMs: number, now = Date.now()): number {
+  return Math.min(requestDeadline, now + callTimeoutMs);
+}
+
+/**
+ * The error a call with `deadline` failed with, as the request should see it: a model-server
+ * deadline becomes the request's own when the call's deadline was the request's.
+ */
+export function asRequestDeadline(err: unknown, deadline: number, requestDeadline: number): unknown {
+  if (err instanceof GatewayError && err.code === 'GW_ERR_TRITON_DEADLINE' && deadline >= requestDeadline) {
+    return new GatewayError('GW_ERR_DEADLINE', `the request deadline passed during a model-server call (${err.detail})`, undefined, { cause: err });
+  }
+  return err;
+}

@@ -1,0 +1,36 @@
+/**
+ * @module gateway/test/slow-repository
+ * A copy of the model repository whose chosen models answer late by configuration alone: their
+ * dynamic batcher waits `max_queue_delay_microseconds` for a batch of max_batch_size that never
+ * comes, so every request of a test sits in the queue for that long before it runs. A real
+ * delay, the same on the embedded server and on tritonserver, and large against a busy machine's
+ * noise; the models themselves are the committed ones.
+ */
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { REPOSITORY } from './helpers.js';
+
+export interface SlowRepository {
+  readonly path: string;
+  remove(): void;
+}
+
+/** Copies the test repository and delays each model in `delaysMs` by that many milliseconds. */
+export function slowRepository(delaysMs: Readonly<Record<string, number>>): SlowRepository {
+  const path = mkdtempSync(join(tmpdir(), 'slow-repository-'));
+  cpSync(REPOSITORY, path, { recursive: true });
+  for (const [model, ms] of Object.entries(delaysMs)) {
+    const dir = join(path, model);
+    const configs = ['config.pbtxt', ...readdirSync(join(dir, 'configs')).map((f) => join('configs', f))];
+    for (const file of configs) {
+      const text = readFileSync(join(dir, file), 'utf8');
+      const maxBatch = /max_batch_size:\s*(\d+)/.exec(text)?.[1];
+      if (!maxBatch) throw new Error(`${model}/${file}: no max_batch_size, so no dynamic batcher to slow down`);
+      const batching = `dynamic_batching { preferred_batch_size: [ ${maxBatch} ] max_queue_delay_microseconds: ${ms * 1000} }`;
+      const block = /dynamic_batching\s*\{[^}]*\}/;
+      writeFileSync(join(dir, file), block.test(text) ? text.replace(block, batching) : `${text}\n${batching}\n`);
+    }
+  }
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
