@@ -8,12 +8,11 @@ import { after, before, describe, it } from 'node:test';
 import { compileErrors, validate } from '@readme/openapi-parser';
 import type { Router } from 'express';
 import { generateScene, renderScene } from '../../model-tools/scenes/index.js';
-import { ERROR_CATALOGUE } from '../src/errors/index.js';
 import { docsRoutes } from '../src/http/docs.js';
 import { captionResponseSchema, classifyResponseSchema, healthResponseSchema, modelsResponseSchema, problemSchema, readyResponseSchema } from '../src/http/openapi/index.js';
 import { type RouteDeps, routes } from '../src/http/routes.js';
 import type { RunningGateway } from '../src/main.js';
-import { form, startTestGateway } from './helpers.js';
+import { form, hugePngHeader, solidPng, startTestGateway } from './helpers.js';
 
 interface Operation {
   operationId?: string;
@@ -85,15 +84,12 @@ describe('GET /openapi.json', () => {
         const response = op.responses[status];
         assert.ok(response, `${route}: ${status} documented`);
         assert.equal(response.content!['application/problem+json']!.schema!.$ref, '#/components/schemas/Problem');
-        const codes = Object.entries(ERROR_CATALOGUE).filter(([code, e]) => String(e.status) === status && code !== 'GW_ERR_NOT_FOUND');
-        for (const [code] of codes) assert.ok(response.description.includes(code), `${route} ${status} lists ${code}`);
       }
       assert.ok(op.responses['200']!.content!['application/json']!.schema!.$ref);
     }
-    // The option limits are the gateway's configured ones.
-    const maxNewTokens = doc.paths['/caption']!['post']!.parameters!.find((p) => p.name === 'max_new_tokens') as unknown as { schema: { maximum: number } };
-    assert.equal(maxNewTokens.schema.maximum, 64);
-    assert.deepEqual(doc.components.schemas['Problem']!.properties!['code']!.enum, Object.keys(ERROR_CATALOGUE));
+    // The option limits are the gateway's configured ones (the test gateway's MAX_NEW_TOKENS and MAX_BEAMS).
+    const limit = (name: string) => (doc.paths['/caption']!['post']!.parameters!.find((p) => p.name === name) as unknown as { schema: { maximum: number } }).schema.maximum;
+    assert.deepEqual([limit('max_new_tokens'), limit('num_beams')], [64, 8]);
   });
 
   it('matches what the gateway answers: every documented GET, both POSTs and an error', async () => {
@@ -122,6 +118,97 @@ describe('GET /openapi.json', () => {
     const bad = await fetch(`${gw.url}/caption?num_beams=0`, { method: 'POST', body: form(png) });
     assert.equal(bad.status, 400);
     problemSchema.parse(await bad.json());
+  });
+});
+
+interface ParameterSchema {
+  type: 'integer' | 'number' | 'string';
+  enum?: string[];
+  minimum?: number;
+  maximum?: number;
+  maxLength?: number;
+}
+
+/**
+ * Values of a documented query option: those its schema allows at its edges (each enum value, the
+ * minimum and maximum) and those just outside (another word, one past each bound, a fraction
+ * for an integer, one character too many).
+ */
+function valuesOf(schema: ParameterSchema): { accepted: string[]; refused: string[] } {
+  if (schema.enum) return { accepted: schema.enum, refused: ['not-an-option', ''] };
+  if (schema.type === 'string') return { accepted: ['a picture of'], refused: ['x'.repeat(schema.maxLength! + 1)] };
+  const step = schema.type === 'integer' ? 1 : 0.5;
+  const [min, max] = [schema.minimum!, schema.maximum!];
+  const refused = [min - step, max + step, ...(schema.type === 'integer' ? [min + 0.5] : []), 'many'];
+  return { accepted: [min, max].map(String), refused: refused.map(String) };
+}
+
+/** Options a value needs beside it to be valid at all: the cross-field rules the document states in words. */
+const COMPANIONS: Record<string, Record<string, string>> = {
+  // min_new_tokens must not exceed max_new_tokens; seed only with profile=zoom_crop.
+  min_new_tokens: { max_new_tokens: '64' },
+  seed: { profile: 'zoom_crop' },
+};
+
+describe('the documented options and errors, on the running gateway', () => {
+  let png: Buffer;
+  before(async () => {
+    png = await renderScene(generateScene(4_300_002), 'png');
+  });
+  const problemDoc = () => doc.components.schemas['Problem'] as { required?: string[]; properties: Record<string, { type?: string; enum?: string[] }> };
+
+  /** A problem answer as the document describes it: its status and code documented for this route, the body in the Problem schema. */
+  async function assertDocumentedProblem(route: string, res: Response, status: number, code: string, what: string): Promise<void> {
+    assert.equal(res.status, status, what);
+    const body = (await res.json()) as Record<string, unknown>;
+    const schema = problemDoc();
+    for (const name of schema.required ?? []) assert.ok(name in body, `${what}: '${name}' missing`);
+    for (const [name, value] of Object.entries(body)) {
+      const property = schema.properties[name];
+      assert.ok(property, `${what}: '${name}' is not in the Problem schema`);
+      const type = property.type === 'integer' ? 'number' : property.type;
+      if (type) assert.equal(typeof value, type, `${what}: ${name}`);
+    }
+    assert.equal(body['code'], code, what);
+    assert.ok(schema.properties['code']!.enum!.includes(code), `${what}: ${code} is not in the documented enum`);
+    assert.equal(body['status'], status, what);
+    const documented = doc.paths[route]!['post']!.responses[String(status)];
+    assert.ok(documented?.description.includes(code), `${what}: ${route} does not document ${code} under ${status}`);
+  }
+
+  for (const route of ['/caption', '/classify']) {
+    it(`${route}: every documented option is accepted at its enum values and bounds, and refused (400) just outside them`, async () => {
+      const options = doc.paths[route]!['post']!.parameters!.filter((p) => p.in === 'query') as unknown as Array<{ name: string; schema: ParameterSchema }>;
+      assert.ok(options.length >= 4);
+      for (const { name, schema } of options) {
+        const { accepted, refused } = valuesOf(schema);
+        for (const value of accepted) {
+          const query = new URLSearchParams({ ...COMPANIONS[name], [name]: value });
+          const res = await fetch(`${gw.url}${route}?${query}`, { method: 'POST', body: form(png) });
+          assert.equal(res.status, 200, `${route}?${query}: ${await res.clone().text()}`);
+          (route === '/caption' ? captionResponseSchema : classifyResponseSchema).parse(await res.json());
+        }
+        for (const value of refused) {
+          const query = new URLSearchParams({ ...COMPANIONS[name], [name]: value });
+          await assertDocumentedProblem(route, await fetch(`${gw.url}${route}?${query}`, { method: 'POST', body: form(png) }), 400, 'GW_ERR_OPTION_INVALID', `${route}?${query}`);
+        }
+      }
+      // An option the document does not list is refused too, as it says.
+      await assertDocumentedProblem(route, await fetch(`${gw.url}${route}?colour=blue`, { method: 'POST', body: form(png) }), 400, 'GW_ERR_OPTION_INVALID', `${route}?colour=blue`);
+    });
+  }
+
+  it('answers upload and image errors with the documented status and code', async () => {
+    const dot = await solidPng(1, 1);
+    const cases: Array<[string, RequestInit, number, string]> = [
+      ['no image', { method: 'POST', body: new FormData() }, 400, 'GW_ERR_UPLOAD_MISSING'],
+      ['text', { method: 'POST', body: form(Buffer.from('name,calories\n'), {}, 'menu.csv', 'text/csv') }, 415, 'GW_ERR_UPLOAD_UNSUPPORTED_TYPE'],
+      ['1×1 image', { method: 'POST', body: form(dot) }, 422, 'GW_ERR_IMAGE_DEGENERATE'],
+      ['header-only 20000×20000 PNG', { method: 'POST', body: form(hugePngHeader(20000, 20000)) }, 422, 'GW_ERR_IMAGE_TOO_MANY_PIXELS'],
+    ];
+    for (const route of ['/caption', '/classify']) {
+      for (const [what, init, status, code] of cases) await assertDocumentedProblem(route, await fetch(`${gw.url}${route}`, init), status, code, `${route}, ${what}`);
+    }
   });
 });
 
