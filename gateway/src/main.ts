@@ -3,7 +3,9 @@
  * Starts the gateway: reads the configuration, starts the embedded model server on loopback when
  * no TRITON_URL is given, waits until the model server and the caption models are ready, reads
  * their preprocessing and generation settings through ModelConfig, and serves HTTP. SIGTERM
- * stops accepting, lets in-flight captions finish, then stops the model server.
+ * stops accepting, lets in-flight captions finish, then stops the model server and exits 0.
+ * A start-up failure is one line on stderr: exit 2 when the configuration (environment or the
+ * caption models' configs) can never work, exit 1 otherwise (a model server that is not ready).
  */
 import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
@@ -18,7 +20,8 @@ import { createLogger, type DestinationStream, GatewayMetrics, type Logger } fro
 import { configureSharp } from './preprocess/index.js';
 import { TritonClient } from './triton/client.js';
 import { lazySpec } from './triton/lazy-spec.js';
-import { classifierSpecOf, decoderSpecOf, foodCaptionSpecOf, imageSpecOf } from './triton/model-spec.js';
+import { classifierSpecOf, type DecoderSpec, decoderSpecOf, foodCaptionSpecOf, type ImageSpec, imageSpecOf } from './triton/model-spec.js';
+import type { ModelConfig } from '../../proto/gen/model_config.js';
 
 export interface StartOptions {
   /** Where the JSON log lines go (default stdout); tests pass a stream they read. */
@@ -31,6 +34,62 @@ export interface RunningGateway {
   readonly client: TritonClient;
   readonly modelServer: RunningModelServer | undefined;
   stop(): Promise<void>;
+}
+
+/**
+ * The caption models' configs are unusable together (missing or inconsistent parameters, tensor
+ * dims that do not fit, a tokenizer that cannot be read): no retry can fix that, so `main` exits 2.
+ */
+export class ModelConfigError extends Error {
+  override readonly name = 'ModelConfigError';
+}
+
+/**
+ * Everything captioning needs from the encoder's and decoder's configs and the tokenizer file,
+ * checked against each other. Throws ModelConfigError naming the model and what is wrong.
+ */
+export async function readCaptionModels(
+  encoderConfig: ModelConfig,
+  decoderConfig: ModelConfig,
+  modelRepository: string,
+): Promise<{ encoder: ImageSpec; decoder: DecoderSpec; tokenizer: CaptionTokenizer }> {
+  const fail = (message: string, cause?: unknown): never => {
+    throw new ModelConfigError(message, cause === undefined ? undefined : { cause });
+  };
+  const spec = <T>(read: () => T): T => {
+    try {
+      return read();
+    } catch (err) {
+      return fail((err as Error).message, err);
+    }
+  };
+  const encoder = spec(() => imageSpecOf(encoderConfig));
+  const decoder = spec(() => decoderSpecOf(decoderConfig));
+  // The caption service hands the encoder's (only) output to the decoder's image_embeds as is.
+  const embeds = encoderConfig.output[0];
+  const fits = embeds?.dims.length === 2 && embeds.dims.every((d, i) => Number(d) === -1 || Number(d) === decoder.embedsShape[i]);
+  if (!fits) {
+    fail(`model '${encoder.model}' output ${embeds ? `'${embeds.name}' [${embeds.dims.join(',')}]` : '(none)'} does not fit '${decoder.model}' input 'image_embeds' [${decoder.embedsShape.join(',')}]`);
+  }
+  for (const [key, id] of [['bos_token_id', decoder.bosTokenId], ['eos_token_id', decoder.eosTokenId], ['pad_token_id', decoder.padTokenId]] as const) {
+    if (id >= decoder.vocabSize) fail(`model '${decoder.model}': ${key} ${id} is outside its logits' vocabulary of ${decoder.vocabSize}`);
+  }
+  // The KServe protocol has no file transfer: the tokenizer is read from the same model
+  // repository Triton serves (mounted read-only into the gateway in production).
+  const tokenizerPath = join(modelRepository, decoder.model, decoder.tokenizerFile);
+  let text: string;
+  try {
+    text = await readFile(tokenizerPath, 'utf8');
+  } catch (err) {
+    return fail(`model '${decoder.model}': tokenizer ${tokenizerPath} cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`, err);
+  }
+  let tokenizer: CaptionTokenizer;
+  try {
+    tokenizer = CaptionTokenizer.fromJson(JSON.parse(text) as object, decoder.bosTokenId);
+  } catch (err) {
+    return fail(`model '${decoder.model}': ${tokenizerPath} is not a tokenizer.json (${(err as Error).message})`, err);
+  }
+  return { encoder, decoder, tokenizer };
 }
 
 /** Polls ModelReady for `models` until all are ready or `timeoutMs` passes. */
@@ -68,15 +127,20 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     streams: config.TRITON_STREAMS,
   });
   const required = [config.CAPTION_ENCODER_MODEL, config.CAPTION_DECODER_MODEL];
-  await waitUntilReady(client, required, config.TRITON_READY_TIMEOUT_MS);
-  // Start-up reads within the readiness budget; TRITON_TIMEOUT_MS bounds request-time calls.
-  const deadline = Date.now() + config.TRITON_READY_TIMEOUT_MS;
-  const encoder = imageSpecOf(await client.modelConfig(config.CAPTION_ENCODER_MODEL, deadline));
-  const decoder = decoderSpecOf(await client.modelConfig(config.CAPTION_DECODER_MODEL, deadline));
-  // The KServe protocol has no file transfer: the tokenizer is read from the same model
-  // repository Triton serves (mounted read-only into the gateway in production).
-  const tokenizerPath = join(config.MODEL_REPOSITORY, decoder.model, decoder.tokenizerFile);
-  const tokenizer = CaptionTokenizer.fromJson(JSON.parse(await readFile(tokenizerPath, 'utf8')), decoder.bosTokenId);
+  let models: Awaited<ReturnType<typeof readCaptionModels>>;
+  try {
+    await waitUntilReady(client, required, config.TRITON_READY_TIMEOUT_MS);
+    // Start-up reads within the readiness budget; TRITON_TIMEOUT_MS bounds request-time calls.
+    const deadline = Date.now() + config.TRITON_READY_TIMEOUT_MS;
+    const [encoderConfig, decoderConfig] = await Promise.all(required.map((m) => client.modelConfig(m, deadline)));
+    models = await readCaptionModels(encoderConfig!, decoderConfig!, config.MODEL_REPOSITORY);
+  } catch (err) {
+    // Nothing may keep the process alive after a failed start: the caller decides what follows.
+    client.close();
+    await modelServer?.stop();
+    throw err;
+  }
+  const { encoder, decoder, tokenizer } = models;
   const limits = { maxPixels: config.MAX_IMAGE_PIXELS, minSide: config.MIN_IMAGE_SIDE };
   // The classifier and the ensemble are optional: read when first asked for (503 until loaded).
   const configOf = (model: string) => client.modelConfig(model, Date.now() + config.TRITON_TIMEOUT_MS);
@@ -133,11 +197,26 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     process.stderr.write(`${(err as Error).message}\n`);
     process.exit(2);
   }
-  const gateway = await startGateway(config);
+  let gateway: RunningGateway | undefined;
+  // Installed before start-up: without a listener Node leaves SIGTERM's default action, which
+  // kills the process at once (a signal right after "listening" would cut requests short).
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {
+      if (!gateway) {
+        // Not serving yet, so nothing is in flight.
+        process.stderr.write(`${signal} during start-up: exiting\n`);
+        process.exit(0);
+      }
       gateway.logger.info(`${signal}: finishing in-flight requests`);
       void gateway.stop().then(() => process.exit(0));
     });
+  }
+  try {
+    gateway = await startGateway(config);
+  } catch (err) {
+    // One line, no stack: what is wrong is in the message (a config's model and parameter).
+    const message = (err as Error).message.replace(/\s*\n\s*/g, '; ');
+    process.stderr.write(`gateway did not start: ${message}\n`);
+    process.exit(err instanceof ModelConfigError ? 2 : 1);
   }
 }

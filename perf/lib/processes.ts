@@ -3,7 +3,7 @@
  * The gateway and the embedded model server as child processes, as they run in production, so a
  * benchmark's load generator never shares their event loop.
  */
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { TritonClient } from '../../gateway/src/triton/client.js';
 
@@ -12,26 +12,70 @@ export interface Child {
   stop(): Promise<void>;
 }
 
-/** `npm start` on a free port, with `env` added; resolves once it listens. */
-export async function startGatewayProcess(env: Record<string, string> = {}): Promise<Child> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'gateway/src/main.ts'], {
+/** How a child process ended. */
+export interface Exit {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+}
+
+export interface GatewayChild extends Child {
+  /** The process itself, for signals. */
+  readonly process: ChildProcess;
+  /** Settles when the process has exited. */
+  readonly exited: Promise<Exit>;
+  /** Its stdout so far (the JSON log lines), when started with `keepLog`; empty otherwise. */
+  log(): string;
+}
+
+/** `npm start`'s process from the sources (node with tsx's loader on gateway/src/main.ts). */
+function spawnGateway(env: Record<string, string>, stderr: 'inherit' | 'pipe'): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', 'gateway/src/main.ts'], {
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', 'pipe', stderr],
   });
+}
+
+const exitOf = (child: ChildProcess) => new Promise<Exit>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+
+/**
+ * `npm start` on a free port, with `env` added; resolves once it listens. With `keepLog` its log
+ * is kept for `log()` (a test reads it); otherwise it is drained, since a benchmark's load
+ * generator shares the CPU.
+ */
+export async function startGatewayProcess(env: Record<string, string> = {}, options: { keepLog?: boolean } = {}): Promise<GatewayChild> {
+  const child = spawnGateway(env, 'inherit');
+  const exited = exitOf(child);
+  let log = '';
   const url = await new Promise<string>((resolve, reject) => {
-    let log = '';
     const onData = (c: Buffer) => {
       log += c.toString();
       const m = /gateway listening on (http:\/\/[\d.:]+)/.exec(log);
       if (!m) return;
-      // From here on the access log is drained, not kept: the load generator shares the CPU.
-      child.stdout.off('data', onData).resume();
+      if (!options.keepLog) child.stdout!.off('data', onData).resume();
       resolve(m[1]!);
     };
-    child.stdout.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`gateway exited with ${code}: ${log}`)));
+    child.stdout!.on('data', onData);
+    void exited.then(({ code, signal }) => reject(new Error(`gateway exited with ${code ?? signal}: ${log}`)));
   });
-  return { url, stop: () => stopChild(child) };
+  return { url, process: child, exited, log: () => log, stop: () => stopChild(child) };
+}
+
+/**
+ * The gateway with `env` until it exits by itself (a start-up that fails), killed after
+ * `timeoutMs`: how it exited and what it wrote.
+ */
+export async function runGatewayUntilExit(env: Record<string, string>, timeoutMs = 60_000): Promise<Exit & { stdout: string; stderr: string }> {
+  const child = spawnGateway(env, 'pipe');
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const exit = await exitOf(child);
+  clearTimeout(timer);
+  // 'exit' can come before the last output: wait until both pipes are closed.
+  await new Promise<void>((resolve) => (child.stdout!.closed && child.stderr!.closed ? resolve() : child.once('close', () => resolve())));
+  return { ...exit, stdout, stderr };
 }
 
 /** The model server CLI on a free port over `repository`; resolves once ServerReady says so. */
@@ -53,7 +97,7 @@ export async function startModelServerProcess(repository: string, extraArgs: str
   return { url, stop: () => stopChild(child) };
 }
 
-function stopChild(child: ReturnType<typeof spawn>): Promise<void> {
+function stopChild(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => {
     if (child.exitCode !== null) return resolve();
     child.on('exit', () => resolve());
