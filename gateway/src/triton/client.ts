@@ -40,10 +40,18 @@ export interface InferOptions {
 // round_robin: with a dns:///name:port target resolving to several Triton replicas, calls are
 // spread over all of them (grpc-js's default, pick_first, would use one); with one address it is
 // the same as pick_first. grpc-js takes the policy only through a service config.
+// Reconnect backoff: grpc-js starts at 1 s and grows ×1.6 up to 120 s, so after an outage of a
+// minute a restarted Triton went unnoticed for up to two more (a gateway whose Triton came up
+// late took ~40 s). Attempts to a down server are cheap (a refused TCP connect), so the gateway
+// retries from 100 ms and at least every second: captions resume within about a second of
+// Triton being back (reconnect.test.ts).
+export const RECONNECT_BACKOFF_MS = { initial: 100, max: 1000 } as const;
 const CHANNEL_OPTIONS = {
   'grpc.max_receive_message_length': 2_147_483_647,
   'grpc.max_send_message_length': 2_147_483_647,
   'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
+  'grpc.initial_reconnect_backoff_ms': RECONNECT_BACKOFF_MS.initial,
+  'grpc.max_reconnect_backoff_ms': RECONNECT_BACKOFF_MS.max,
 };
 
 // The generated client, serialising tensors with proto/tensor-wire.ts instead of ts-proto's copies.
