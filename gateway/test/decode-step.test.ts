@@ -94,9 +94,14 @@ describe('DecoderStepBatcher', () => {
     const step = batcher.stepFor({ imageEmbeds: embeds[0]!, deadline: later() });
     await assert.rejects(step(Array.from({ length: decoder.maxBatchSize + 1 }, prefix)), (e: GatewayError) => e.code === 'GW_ERR_OPTION_INVALID');
     const late = batcher.stepFor({ imageEmbeds: embeds[1]!, deadline: Date.now() - 1 });
+    const before = await decoderCounts();
     const [ok, expired] = await Promise.allSettled([step([prefix()]), late([prefix()])]);
+    const after = await decoderCounts();
     assert.equal(ok.status, 'fulfilled');
     assert.equal(expired.status, 'rejected');
     assert.equal((expired as PromiseRejectedResult).reason.code, 'GW_ERR_DEADLINE');
+    // Both travelled in one request (the call runs to the latest member's deadline); only the
+    // expired member stopped waiting, at its own deadline.
+    assert.deepEqual(after, { requests: before.requests + 1, inferences: before.inferences + 2 });
   });
 });

@@ -44,6 +44,8 @@ describe('TritonClient.inferStreamed', () => {
     const streamed = await Promise.all(inputs.map((x, i) => client.inferStreamed('caption_decoder', x, { ...later(), requestId: `r${i}` })));
     streamed.forEach((out, i) => {
       const want = logitsOf(unary[i]!);
+      assert.equal(want.length, 177);
+      assert.equal(logitsOf(out).length, 177, `request ${i}`);
       logitsOf(out).forEach((v, j) => assert.ok(Math.abs(v - want[j]!) < 1e-4, `request ${i} logit ${j}`));
     });
     // Different inputs really give different answers, so a mix-up would have shown.
@@ -51,10 +53,16 @@ describe('TritonClient.inferStreamed', () => {
   });
 
   it("a request the server refuses on the stream fails with the unary call's status", async () => {
-    await assert.rejects(
-      client.inferStreamed('no_such_model', step([], 0), later()),
-      (e: GatewayError) => e.code === 'GW_ERR_TRITON_REJECTED' && /no_such_model/.test(e.message),
+    const unary = await client.infer('no_such_model', step([], 0), later()).then(
+      () => assert.fail('the unary call was not refused'),
+      (e: GatewayError) => e,
     );
+    assert.equal(unary.code, 'GW_ERR_TRITON_REJECTED');
+    await assert.rejects(client.inferStreamed('no_such_model', step([], 0), later()), (e: GatewayError) => {
+      assert.deepEqual({ code: e.code, status: e.status }, { code: unary.code, status: unary.status });
+      assert.match(e.message, /no_such_model/);
+      return true;
+    });
     // The stream is still usable afterwards.
     assert.equal(logitsOf(await client.inferStreamed('caption_decoder', step([], 0), later())).length, 177);
   });

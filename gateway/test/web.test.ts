@@ -6,14 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { FOOD_CLASSES, generateScene, renderScene, type Scene } from '../../model-tools/scenes/index.js';
 import type { RunningGateway } from '../src/main.js';
-import { startTestGateway } from './helpers.js';
+import { form, startTestGateway } from './helpers.js';
 
 /** CHROMIUM_PATH, else `chromium` on PATH (Debian's package installs /usr/bin/chromium). */
 const CHROMIUM =
@@ -73,7 +73,12 @@ async function upload(page: Page, file: string): Promise<string> {
   return (await status.textContent()) ?? '';
 }
 
-const FOOD_TEXT = /^(.+) \((\d+\.\d)% confidence\)$/;
+/** What the API itself answers for `file`: what the page must show, derived without the page. */
+async function apiCaption(url: string, file: string, fields: Record<string, string> = {}): Promise<{ caption: string; food?: { label: string; confidence: number } }> {
+  const res = await fetch(`${url}/caption`, { method: 'POST', body: form(await readFile(file), fields, path.basename(file)) });
+  assert.equal(res.status, 200, await res.clone().text());
+  return (await res.json()) as { caption: string; food?: { label: string; confidence: number } };
+}
 
 describe('the web page at /', () => {
   it('captions a picked scene: the caption names its items, with a food label, confidence and per-stage timings', async () => {
@@ -83,11 +88,11 @@ describe('the web page at /', () => {
       assert.match(await upload(page, file), /^Captioned scene-4400001\.png/);
       const caption = (await page.getByTestId('caption').textContent()) ?? '';
       for (const item of scene.items) assert.ok(caption.includes(item.phrase), `"${caption}" lacks "${item.phrase}"`);
-
-      const food = ((await page.getByTestId('food').textContent()) ?? '').match(FOOD_TEXT);
-      assert.ok(food, 'a food label with its confidence is shown');
-      assert.ok((FOOD_CLASSES as readonly string[]).includes(food[1]!), `${food[1]} is a food class`);
-      assert.ok(Number(food[2]) > 0 && Number(food[2]) <= 100);
+      // The page asks for food=true: it shows that answer's caption and food label as they are.
+      const api = await apiCaption(gw.url, file, { food: 'true' });
+      assert.equal(caption, api.caption);
+      assert.ok(api.food && (FOOD_CLASSES as readonly string[]).includes(api.food.label), `${api.food?.label} is a food class`);
+      assert.equal(await page.getByTestId('food').textContent(), `${api.food.label} (${(api.food.confidence * 100).toFixed(1)}% confidence)`);
 
       const rows = (await page.getByTestId('timings').locator('tbody tr').allTextContents()).join('\n');
       for (const stage of ['preprocess', 'encode', 'generate', 'total', 'classify', 'round trip']) assert.ok(rows.includes(stage), `timings show ${stage}:\n${rows}`);
@@ -128,6 +133,8 @@ describe('the web page at /', () => {
       assert.match(await upload(page, file), /^Captioned/);
       const caption = (await page.getByTestId('caption').textContent()) ?? '';
       for (const item of scene.items) assert.ok(caption.includes(item.phrase), `"${caption}" lacks "${item.phrase}"`);
+      // The plain caption, as POST /caption without food answers it.
+      assert.equal(caption, (await apiCaption(other.url, file)).caption);
       assert.equal(await page.getByTestId('food').textContent(), 'Not available.');
       const alert = (await page.getByRole('alert').textContent()) ?? '';
       assert.match(alert, /POST \/classify: Model not available \(503\)/);
@@ -154,8 +161,11 @@ describe('Swagger UI at /docs/', () => {
       const live = op.locator('.live-responses-table');
       await live.locator('.response-col_status', { hasText: '200' }).waitFor({ timeout: WAIT_MS });
       const body = (await live.locator('tbody .response-col_description').first().textContent()) ?? '';
-      assert.match(body, /"caption": "/);
       for (const item of scene.items) assert.ok(body.includes(item.phrase), `Swagger UI's answer lacks "${item.phrase}": ${body}`);
+      // Swagger UI sent the form with the documented defaults: the answer is the plain caption.
+      // The cell reads "Response body", the JSON, then "Download".
+      const json = JSON.parse(body.slice(body.indexOf('{'), body.lastIndexOf('}') + 1)) as { caption: string };
+      assert.equal(json.caption, (await apiCaption(gw.url, file)).caption);
       assert.deepEqual(problems, []);
     } finally {
       await page.close();
