@@ -14,7 +14,6 @@
  */
 import { type ClientDuplexStream, type ServiceError, status } from '@grpc/grpc-js';
 import type { ModelInferRequest, ModelInferResponse, ModelStreamInferResponse } from '../../../proto/gen/grpc_service.js';
-import { GatewayError } from '../errors/index.js';
 import { toGatewayError } from './status-map.js';
 
 /** Opens a new ModelStreamInfer call on the client's channel. */
@@ -60,7 +59,8 @@ export class InferStreams {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiting.delete(id);
-        reject(new GatewayError('GW_ERR_TRITON_DEADLINE', `ModelStreamInfer '${req.modelName}': no response before the deadline`));
+        // As a unary call's DEADLINE_EXCEEDED, so metrics name the same gRPC status either way.
+        reject(toGatewayError({ code: status.DEADLINE_EXCEEDED, details: 'no response before the deadline' }, `ModelStreamInfer '${req.modelName}'`));
       }, Math.max(0, deadline - Date.now()));
       this.waiting.set(id, { resolve, reject, timer, stream });
       stream.call.write({ ...req, id });
