@@ -164,6 +164,18 @@ const CASES: ErrorCase[] = [
     message: exactly(`${NO_ID}All input dimensions should be specified for input 'INPUT0' for model 'fixed', got [2,-1]`),
   },
   {
+    name: 'dimension 0 past 2^32 in two inputs (Triton keeps the first as a uint32 batch size, 1, and compares the next whole)',
+    request: () => good({ inputs: [input('INPUT0', [2 ** 32 + 1, 4]), input('INPUT1', [2 ** 32 + 1, 4])] }),
+    code: status.INVALID_ARGUMENT,
+    message: exactly(`${NO_ID}input 'INPUT0' batch size does not match other inputs for 'simple'`),
+  },
+  {
+    name: 'a negative dimension other than -1 counts into the byte size (Triton: Expected -16)',
+    request: () => inferRequest({ modelName: 'fixed', inputs: [input('INPUT0', [2, -2])], rawInputContents: [f32([1, 2])] }),
+    code: status.INVALID_ARGUMENT,
+    message: exactly(`${NO_ID}input byte size mismatch for input 'INPUT0' for model 'fixed'. Expected -16, got 8`),
+  },
+  {
     name: 'byte size mismatch',
     request: () => good({ rawInputContents: [f32([1, 2, 3]), f32(ROW1)] }),
     code: status.INVALID_ARGUMENT,
@@ -381,6 +393,18 @@ describe('accepted requests', () => {
     assert.equal(res.modelName, 'simple');
     assert.equal(res.modelVersion, '1');
     assert.equal((await t.call('modelInfer', good({ modelVersion: '1' }))).id, '');
+  });
+
+  test('an output named twice is answered once', async () => {
+    const res = await t.call('modelInfer', good({ outputs: [{ name: 'OUTPUT1', parameters: {} }, { name: 'OUTPUT1', parameters: {} }] }));
+    assert.deepEqual(res.outputs.map((o) => o.name), ['OUTPUT1']);
+    assert.equal(res.rawOutputContents.length, 1);
+  });
+
+  test('dimension 0 is read as a uint32 batch size: 2^32 + 1 runs as a batch of 1, as in Triton', async () => {
+    const res = await t.call('modelInfer', stringsRequest([2 ** 32 + 1, 2], bytesLayout(['a', 'bc'])));
+    assert.deepEqual(res.outputs[0]?.shape, [1n, 2n]);
+    assert.deepEqual(Buffer.from(res.rawOutputContents[0]!), Buffer.from(bytesLayout(['a', 'bc'])));
   });
 
   test('typed contents are accepted when no raw_input_contents are sent', async () => {

@@ -89,23 +89,28 @@ export function parseInferRequest(req: ModelInferRequest, model: ServedModel): P
       throw invalidArgument(`unable to find data for input tensor '${input.name}' for ${m} in request.`);
     }
   }
+  // An output requested twice is answered once (Triton's core keeps a set of names), with the
+  // first classification asked for (its frontend keeps the first count per name).
   const outputs: RequestedOutput[] = [];
   for (const o of req.outputs) {
     const region = sharedMemoryRegion(o.name, o.parameters);
     const classification = classificationCount(o.parameters);
     if (region !== undefined && classification > 0) throw invalidArgument(`output can't set both 'shared_memory_region' and 'classification'`);
     if (region !== undefined) throw regionNotFound(region);
-    outputs.push({ name: o.name, classification });
+    const at = outputs.findIndex((r) => r.name === o.name);
+    if (at < 0) outputs.push({ name: o.name, classification });
+    else if (outputs[at]!.classification === 0) outputs[at] = { name: o.name, classification };
   }
 
   // Triton's core (Normalize): requested outputs (a std::set, so in name order), input count.
-  for (const name of [...new Set(outputs.map((o) => o.name))].sort()) {
+  for (const name of outputs.map((o) => o.name).sort()) {
     if (!config.output.some((o) => o.name === name)) throw invalidArgument(`unexpected inference output '${name}' for ${m}`);
   }
   const order = [...req.inputs].reverse();
   checkInputCount(req, model, order, log);
 
-  // Names and the batch size. Triton keeps the batch size in a uint32 and compares it as an int.
+  // Names and the batch size. Triton keeps the batch size in a uint32, taken from the first
+  // input, compares every other input's int64 dimension 0 with it, and tests it as an int.
   const batching = config.maxBatchSize > 0;
   const specs = new Map<string, ModelInput>();
   let batchSize = 0;
@@ -115,9 +120,8 @@ export function parseInferRequest(req: ModelInferRequest, model: ServedModel): P
     specs.set(input.name, spec);
     if (!batching || spec.isShapeTensor) continue;
     if (input.shape.length === 0) throw invalidArgument(`${log}input '${input.name}' has no shape but model requires batch dimension for '${model.name}'`);
-    const n = Number(BigInt.asUintN(32, input.shape[0]!));
-    if (batchSize === 0) batchSize = n;
-    else if (n !== batchSize) throw invalidArgument(`${log}input '${input.name}' batch size does not match other inputs for '${model.name}'`);
+    if (batchSize === 0) batchSize = Number(BigInt.asUintN(32, input.shape[0]!));
+    else if (input.shape[0]! !== BigInt(batchSize)) throw invalidArgument(`${log}input '${input.name}' batch size does not match other inputs for '${model.name}'`);
   }
   if ((batchSize | 0) > config.maxBatchSize) {
     throw invalidArgument(`${log}inference request batch-size must be <= ${config.maxBatchSize} for '${model.name}'`);
@@ -148,17 +152,20 @@ export function parseInferRequest(req: ModelInferRequest, model: ServedModel): P
         `${log}unexpected shape for input '${input.name}' for ${m}. Expected ${fmt(full)}, got ${fmt(original)}. ${batching ? BATCH_NOTE : ''}`,
       );
     }
+    // Triton's shape with the batch dimension: the uint32 batch size, whatever dimension 0 said.
     const withBatch = batchSize === 0 || spec.isShapeTensor ? dims : [batchSize, ...dims];
+    // A -1 was refused above, so the element count is the plain product (Triton's
+    // GetElementCount), negative for a dimension like -2.
     const raw = data.get(input.name)!;
     if (expected === 'BYTES') {
-      checkBytesElements(raw, input.name, model.name, withBatch.some((d) => d < 0) ? -1 : product(withBatch), log);
+      checkBytesElements(raw, input.name, model.name, product(withBatch), log);
     } else {
-      const size = withBatch.some((d) => d < 0) ? -1 : elementByteSize(expected) * product(withBatch);
+      const size = elementByteSize(expected) * product(withBatch);
       if (raw.byteLength !== size) {
         throw invalidArgument(`${log}input byte size mismatch for input '${input.name}' for ${m}. Expected ${size}, got ${raw.byteLength}`);
       }
     }
-    inputs.set(input.name, { datatype: expected, shape: original, raw });
+    inputs.set(input.name, { datatype: expected, shape: batching && batchSize > 0 ? withBatch : original, raw });
   }
 
   // Beyond Triton's checks: what Triton leaves to its backends, answered here before running.
@@ -174,7 +181,7 @@ export function parseInferRequest(req: ModelInferRequest, model: ServedModel): P
     job: {
       inputs: new Map([...req.inputs].map((i) => [i.name, inputs.get(i.name)!])),
       batchSize: batching ? batchSize : 1,
-      outputNames: [...new Set(wanted.map((o) => o.name))],
+      outputNames: wanted.map((o) => o.name),
       priority: parameters.priority,
       timeoutUs: parameters.timeoutUs,
     },
