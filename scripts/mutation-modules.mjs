@@ -18,4 +18,17 @@ export const MUTATION_MODULES = {
     mutate: ['gateway/src/preprocess/{decode-image,pixel-values,zoom-crop}.ts'],
     testFiles: ['gateway/src/preprocess/*.test.ts'],
   },
+  batcher: {
+    // types.ts holds no code. The unit tests drive the schedulers directly, on real ONNX Runtime
+    // instances, with requests sent in one synchronous pass (so arrival order is exact);
+    // test/batching.test.ts checks the same over gRPC but takes 15 s a run.
+    mutate: ['modelserver/src/scheduler/*.ts', '!modelserver/src/scheduler/*.test.ts', '!modelserver/src/scheduler/types.ts'],
+    testFiles: ['modelserver/src/scheduler/*.test.ts'],
+  },
+  'request-parsing': {
+    mutate: ['modelserver/src/inference/*.ts', '!modelserver/src/inference/*.test.ts'],
+    // Unit tests of the pure functions, on configs parsed as the server parses them; the gRPC
+    // tests (test/request-errors.test.ts, test/classification.test.ts) run the same requests served.
+    testFiles: ['modelserver/src/inference/*.test.ts'],
+  },
 };
