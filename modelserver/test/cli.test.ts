@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { after, test } from 'node:test';
-import { GRPCInferenceServiceClient, type ModelInferResponse } from '../../proto/gen/grpc_service.js';
+import { GRPCInferenceServiceClient, type ModelInferResponse, type ModelStatisticsResponse } from '../../proto/gen/grpc_service.js';
 import { addSubModel, makeTempRepository, slowModel, writeModelRepository } from './fixtures/models.js';
 import { f32, inferRequest } from './helpers.js';
 
@@ -16,7 +16,8 @@ max_batch_size: 4
 input [ { name: "INPUT0" data_type: TYPE_FP32 dims: [ 512 ] } ]
 output [ { name: "OUTPUT0" data_type: TYPE_FP32 dims: [ 512 ] } ]
 instance_group [ { kind: KIND_CPU count: 1 } ]`,
-    versions: { 1: slowModel() },
+    // About 0.5 s for 4 rows on an idle 2-core machine: long enough to be caught running.
+    versions: { 1: slowModel({ layers: 80 }) },
   },
   broken: { config: 'name: "broken"\nplatform: "onnxruntime_onnx"\nmax_batch_size: 4\nbogus: 1\n', versions: { 1: addSubModel() } },
 });
@@ -62,11 +63,29 @@ test('logs each model load result; SIGTERM drains an in-flight request, then exi
     inputs: [{ name: 'INPUT0', datatype: 'FP32', shape: [4n, 512n], parameters: {}, contents: undefined }],
     rawInputContents: [f32(Array.from({ length: 4 * 512 }, (_, i) => (i % 7) / 7))],
   });
-  const inFlight = new Promise<ModelInferResponse>((resolve, reject) =>
-    client.modelInfer(request, new Metadata(), {}, (err: ServiceError | null, res) => (err ? reject(err) : resolve(res))),
-  );
-  // Let the request reach the server before the signal.
-  await new Promise((r) => setTimeout(r, 30));
+  const send = () =>
+    new Promise<ModelInferResponse>((resolve, reject) =>
+      client.modelInfer(request, new Metadata(), {}, (err: ServiceError | null, res) => (err ? reject(err) : resolve(res))),
+    );
+  // The signal goes once the server is running the request: ModelStatistics records its queue
+  // wait when its execution starts, and its success when it ends. Should a starved test process
+  // only look after the execution ended, it sends another.
+  const stats = async () => {
+    const s = await new Promise<ModelStatisticsResponse>((resolve, reject) =>
+      client.modelStatistics({ name: 'slow', version: '' }, (err, res) => (err ? reject(err) : resolve(res))),
+    );
+    const inference = s.modelStats[0]!.inferenceStats!;
+    return { started: Number(inference.queue!.count), done: Number(inference.success!.count) };
+  };
+  let inFlight: Promise<ModelInferResponse> | undefined;
+  for (let attempt = 0; !inFlight; attempt++) {
+    assert.ok(attempt < 3, 'three requests ended before they were seen running');
+    const answer = send();
+    let now = await stats();
+    while (now.started === now.done && now.started <= attempt) now = await stats();
+    if (now.started > now.done) inFlight = answer;
+    else await answer;
+  }
   cli.child.kill('SIGTERM');
   const response = await inFlight;
   assert.equal(response.outputs[0]?.name, 'OUTPUT0');
