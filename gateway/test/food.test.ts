@@ -4,7 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { generateScene, renderScene } from '../../model-tools/scenes/index.js';
+import sharp from 'sharp';
+import { generateScene, renderScene, resizeForModel } from '../../model-tools/scenes/index.js';
 import type { RunningGateway } from '../src/main.js';
 import { expectProblem, form, hugePngHeader, solidPng, startTestGateway } from './helpers.js';
 
@@ -85,6 +86,41 @@ describe('POST /classify', () => {
     assert.deepEqual(replay.embedding, drawn.embedding);
   });
 
+  it('top_k picks the first k of the full ranking, whose confidences sum to 1', async () => {
+    const image = await renderScene(generateScene(4_200_110), 'png');
+    const all = await classify(image, '?top_k=11');
+    assert.deepEqual(new Set(all.labels.map((l) => l.index)).size, 11);
+    const sum = all.labels.reduce((a, l) => a + l.confidence, 0);
+    assert.ok(Math.abs(sum - 1) < 1e-5, `softmax over every class sums to ${sum}`);
+    for (let i = 1; i < all.labels.length; i++) assert.ok(all.labels[i - 1]!.confidence >= all.labels[i]!.confidence, 'ranked by confidence');
+    for (const k of [1, 3, 7]) assert.deepEqual((await classify(image, `?top_k=${k}`)).labels, all.labels.slice(0, k), `top_k=${k}`);
+  });
+
+  it("zoom_crop classifies the crop it reports, as the README's recipe builds it from the seed's box", async () => {
+    // The expected view is made here from the documented recipe (the model-size resize, zoomed to
+    // 150 %, the reported square cut out; no padding when the model's side is under 100 px), then
+    // classified with the plain profile: the same pixels must give the same embedding.
+    const image = await renderScene(generateScene(4_200_210), 'png');
+    const size = 64;
+    const crops = new Set<string>();
+    for (const seed of [1, 2, 3]) {
+      const zoomed = await classify(image, `?profile=zoom_crop&seed=${seed}&embedding=full`);
+      const { left, top, side } = zoomed.profile.crop!;
+      crops.add(`${left},${top}`);
+      assert.equal(side, size);
+      const view = await sharp(await resizeForModel(image, size), { raw: { width: size, height: size, channels: 3 } })
+        .resize(size * 1.5, size * 1.5, { fit: 'fill', kernel: 'cubic' })
+        .extract({ left, top, width: side, height: side })
+        .png()
+        .toBuffer();
+      const plain = await classify(view, '?embedding=full');
+      assert.deepEqual(plain.labels.map((l) => l.label), zoomed.labels.map((l) => l.label), `seed ${seed}`);
+      const gap = Math.max(...plain.embedding.values!.map((v, i) => Math.abs(v - zoomed.embedding.values![i]!)));
+      assert.ok(gap < 1e-4, `seed ${seed}: embedding of the recipe's view differs by ${gap}`);
+    }
+    assert.equal(crops.size, 3, 'each seed cuts another square');
+  });
+
   it('answers bad inputs with the same problem+json errors as /caption', async () => {
     const jpeg = await renderScene(generateScene(4_200_300), 'jpeg');
     await expectProblem(await post('/classify', form(jpeg.subarray(0, jpeg.length >> 1), {}, 'cut.jpg', 'image/jpeg')), 422, 'GW_ERR_IMAGE_UNDECODABLE');
@@ -119,6 +155,21 @@ describe('POST /caption?food=true', () => {
     assert.ok(scene.items.every((item) => body.caption.includes(item.phrase)), body.caption);
     const plain = (await (await post('/caption', form(image))).json()) as { food?: unknown };
     assert.equal(plain.food, undefined);
+  });
+
+  it("food=true captions exactly as the prompt built from /classify's label does", async () => {
+    // The ensemble's classification and the decoder's prompt_template ("a photo of {label},"),
+    // taken apart: the same caption must come from sending that prompt by hand.
+    for (const seed of [4_200_410, 4_200_411]) {
+      const image = await renderScene(generateScene(seed), 'png');
+      const label = (await classify(image, '?top_k=1')).labels[0]!.label;
+      const food = (await (await post('/caption', form(image, { food: 'true' }))).json()) as { caption: string; tokens: number };
+      const prompted = (await (await post('/caption', form(image, { prompt: `a photo of ${label},` }))).json()) as { caption: string; tokens: number };
+      const plain = (await (await post('/caption', form(image))).json()) as { caption: string };
+      assert.equal(food.caption, prompted.caption, `seed ${seed}`);
+      assert.equal(food.tokens, prompted.tokens, `seed ${seed}`);
+      assert.notEqual(food.caption, plain.caption, 'food=true changes the caption');
+    }
   });
 
   it('refuses food with a prompt of its own', async () => {
