@@ -4,7 +4,8 @@
 #   bash scripts/run-tests.sh DIR...     only the TypeScript tests under DIR..., on the embedded server
 # Stages:
 #   1. every *.test.ts with Node's test runner (the embedded model server; perf_analyzer and k6
-#      against real servers in perf/)
+#      against real servers in perf/), then line and branch coverage per folder
+#      (scripts/coverage-table.mjs; per file: node scripts/coverage-table.mjs .cache/coverage FOLDER)
 #   2. the gateway's end-to-end tests again with TEST_MODEL_SERVER=triton: the same assertions
 #      against the real tritonserver (triton-harness/)
 #   3. NVIDIA's tritonclient against both servers, side by side (conformance/)
@@ -27,7 +28,11 @@ fi
 stage() { printf '\n=== %s (%s)\n' "$1" "$(date +%T)"; }
 start=$(date +%s)
 stage "1/4 TypeScript tests, embedded model server"
-node_tests proto modelserver gateway model-tools perf triton-harness
+# Every Node process of the stage (test files, the gateways and model servers they spawn, ONNX
+# worker threads) writes its V8 coverage under NODE_V8_COVERAGE; the table maps it to the sources.
+rm -rf .cache/coverage
+NODE_V8_COVERAGE="$PWD/.cache/coverage" node_tests proto modelserver gateway model-tools perf triton-harness
+node scripts/coverage-table.mjs .cache/coverage
 stage "2/4 gateway end-to-end tests against real tritonserver"
 # The end-to-end files are those that start a gateway through the test helper.
 mapfile -t e2e < <(grep -l 'startTestGateway' gateway/test/*.test.ts | sort)

@@ -6,7 +6,7 @@
  * delay, the same on the embedded server and on tritonserver, and large against a busy machine's
  * noise; the models themselves are the committed ones.
  */
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPOSITORY } from './helpers.js';
@@ -16,14 +16,24 @@ export interface SlowRepository {
   remove(): void;
 }
 
-/** Copies the test repository and delays each model in `delaysMs` by that many milliseconds. */
-export function slowRepository(delaysMs: Readonly<Record<string, number>>): SlowRepository {
+/**
+ * Copies the test repository and delays each model in `delaysMs` by that many milliseconds.
+ * `copies` first adds models under new names, copied from others (`{ slow_decoder: 'caption_decoder' }`),
+ * so one server can serve a model both as it is and slowed.
+ */
+export function slowRepository(delaysMs: Readonly<Record<string, number>>, copies: Readonly<Record<string, string>> = {}): SlowRepository {
   const path = mkdtempSync(join(tmpdir(), 'slow-repository-'));
   cpSync(REPOSITORY, path, { recursive: true });
+  for (const [name, from] of Object.entries(copies)) {
+    cpSync(join(REPOSITORY, from), join(path, name), { recursive: true });
+    for (const file of configFiles(join(path, name))) {
+      const text = readFileSync(join(path, name, file), 'utf8');
+      writeFileSync(join(path, name, file), text.replace(`name: "${from}"`, `name: "${name}"`));
+    }
+  }
   for (const [model, ms] of Object.entries(delaysMs)) {
     const dir = join(path, model);
-    const configs = ['config.pbtxt', ...readdirSync(join(dir, 'configs')).map((f) => join('configs', f))];
-    for (const file of configs) {
+    for (const file of configFiles(dir)) {
       const text = readFileSync(join(dir, file), 'utf8');
       const maxBatch = /max_batch_size:\s*(\d+)/.exec(text)?.[1];
       if (!maxBatch) throw new Error(`${model}/${file}: no max_batch_size, so no dynamic batcher to slow down`);
@@ -33,4 +43,10 @@ export function slowRepository(delaysMs: Readonly<Record<string, number>>): Slow
     }
   }
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/** config.pbtxt and the configs/*.pbtxt beside it (Triton's --model-config-name choices). */
+function configFiles(dir: string): string[] {
+  const configs = join(dir, 'configs');
+  return ['config.pbtxt', ...(existsSync(configs) ? readdirSync(configs).map((f) => join('configs', f)) : [])];
 }

@@ -15,8 +15,13 @@
  *     must equal transformers'. The gateway's pixel_values of that file are compared with
  *     transformers' for information (a difference there would explain an HTTP-only mismatch).
  *
+ * `--generation FILE` (in the parity folder) replays another set of captions in the same format:
+ * tests/hf_option_captions.py writes caption_options.json, whose captions also carry the options
+ * they were generated with (max_new_tokens, min_new_tokens, repetition_penalty, sent as form
+ * fields) and name their pixel file.
+ *
  * Exit 0 when every caption matches, 1 otherwise, 2 on bad arguments.
- * Usage: tsx model-tools/export/check-gateway-captions.ts --repo OUT --parity OUT-parity [--triton]
+ * Usage: tsx model-tools/export/check-gateway-captions.ts --repo OUT --parity OUT-parity [--triton] [--generation FILE]
  */
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -42,10 +47,16 @@ interface Caption {
   readonly transformers_caption: string;
   readonly transformers_tokens: number;
   readonly transformers_finish: 'eos' | 'length';
+  /** Options other than num_beams (caption_options.json): absent = transformers' defaults. */
+  readonly max_new_tokens?: number;
+  readonly min_new_tokens?: number;
+  readonly repetition_penalty?: number;
 }
 
 interface Generation {
   readonly hf_max_length: number;
+  /** The file of pixel_values rows the captions' pixel_row index; default caption_encoder.json. */
+  readonly pixel_file?: string;
   readonly captions: Caption[];
 }
 
@@ -60,15 +71,17 @@ interface CaptionResponse {
   readonly finish_reason: string;
 }
 
-const { values } = parseArgs({ options: { repo: { type: 'string' }, parity: { type: 'string' }, triton: { type: 'boolean', default: false } } });
+const { values } = parseArgs({
+  options: { repo: { type: 'string' }, parity: { type: 'string' }, triton: { type: 'boolean', default: false }, generation: { type: 'string', default: 'caption_generation.json' } },
+});
 if (!values.repo || !values.parity) {
-  console.error('usage: tsx model-tools/export/check-gateway-captions.ts --repo OUT --parity OUT-parity [--triton]');
+  console.error('usage: tsx model-tools/export/check-gateway-captions.ts --repo OUT --parity OUT-parity [--triton] [--generation FILE]');
   process.exit(2);
 }
 const repo = resolve(values.repo);
 const parity = resolve(values.parity);
-const generation = JSON.parse(readFileSync(join(parity, 'caption_generation.json'), 'utf8')) as Generation;
-const pixels = (JSON.parse(readFileSync(join(parity, 'caption_encoder.json'), 'utf8')) as { inputs: Record<string, TensorRecord> }).inputs['pixel_values']!;
+const generation = JSON.parse(readFileSync(join(parity, values.generation), 'utf8')) as Generation;
+const pixels = (JSON.parse(readFileSync(join(parity, generation.pixel_file ?? 'caption_encoder.json'), 'utf8')) as { inputs: Record<string, TensorRecord> }).inputs['pixel_values']!;
 const pixelRows = new Float32Array(new Uint8Array(Buffer.from(pixels.b64, 'base64')).buffer);
 
 const sameIds = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((t, i) => t === b[i]);
@@ -107,6 +120,7 @@ try {
   const encode = (row: number) =>
     client.inferStreamed(encoder.model, imageInput(encoder.inputName, encoder.size, rowOf(row)), { deadline: deadline() }).then((out) => [...out.values()][0]!);
   const budgetOf = (c: Caption, prefixLength: number) => {
+    if (c.max_new_tokens !== undefined) return c.max_new_tokens;
     // transformers' max_length counts the whole decoder sequence, [DEC] and prompt included.
     const budget = generation.hf_max_length - prefixLength;
     if (budget < 1) throw new Error(`prompt ${JSON.stringify(c.prompt)} leaves no token of transformers' max_length ${generation.hf_max_length}`);
@@ -123,9 +137,9 @@ try {
       eosTokenId: decoder.eosTokenId,
       maxLength: decoder.maxLength,
       maxNewTokens: budgetOf(c, prefix.length),
-      minNewTokens: 0,
+      minNewTokens: c.min_new_tokens ?? 0,
       numBeams: c.num_beams,
-      repetitionPenalty: 1,
+      repetitionPenalty: c.repetition_penalty ?? 1,
     });
     const ids = [...prefix, ...result.tokens, ...(result.finishReason === 'eos' ? [decoder.eosTokenId] : [])];
     const text = tokenizer.decode(result.tokens);
@@ -143,6 +157,8 @@ try {
     form.append('num_beams', String(c.num_beams));
     form.append('max_new_tokens', String(budgetOf(c, tokenizer.prefix(c.prompt).length)));
     if (c.prompt) form.append('prompt', c.prompt);
+    if (c.min_new_tokens !== undefined) form.append('min_new_tokens', String(c.min_new_tokens));
+    if (c.repetition_penalty !== undefined) form.append('repetition_penalty', String(c.repetition_penalty));
     const res = await fetch(`${gateway.url}/caption`, { method: 'POST', body: form });
     const body = await res.text();
     if (res.status !== 200) return [`HTTP ${res.status}: ${body}`];
@@ -161,7 +177,8 @@ try {
     generation.captions.forEach((c, i) => {
       const problems = results[i]!;
       if (problems.length) failed++;
-      const label = `${c.image} prompt ${JSON.stringify(c.prompt)} beams ${c.num_beams}`;
+      const options = c.max_new_tokens === undefined ? '' : ` max_new_tokens ${c.max_new_tokens} min_new_tokens ${c.min_new_tokens} repetition_penalty ${c.repetition_penalty}`;
+      const label = `${c.image} prompt ${JSON.stringify(c.prompt)} beams ${c.num_beams}${options}`;
       console.log(`${problems.length ? 'FAIL' : 'ok  '} gateway ${name} ${label}: ${JSON.stringify(c.transformers_caption)} (${c.transformers_finish})`);
       for (const p of problems) console.log(`     ${p}`);
     });

@@ -118,7 +118,6 @@ describe('beamSearch scores and stops as Hugging Face does', () => {
       assert.deepEqual(result.tokens, [], `numBeams ${numBeams}`);
       assert.equal(result.finishReason, 'eos');
       assert.ok(Math.abs(result.logProbability - Math.log(0.7)) < 1e-6);
-      assert.ok(Number.isFinite(result.logProbability));
     }
   });
 

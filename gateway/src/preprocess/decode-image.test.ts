@@ -188,6 +188,80 @@ describe('preprocessImage', () => {
   });
 });
 
+describe('resampling kernels', () => {
+  // Halves of grey 50 and 200, squashed from 40×20 to 16×16: each kernel leaves its own trace.
+  const greys = async (resample: ImagePreprocessSpec['resample']) => {
+    const bytes = await halves(40, 20, [50, 50, 50], [200, 200, 200]).png().toBuffer();
+    return new Set((await decodeToRgb(bytes, { ...SPEC, resample }, LIMITS)).rgb);
+  };
+
+  it('nearest keeps only the source’s values', async () => {
+    assert.deepEqual([...(await greys('nearest'))].sort((a, b) => a - b), [50, 200]);
+  });
+
+  it('bilinear blends across the edge without overshooting', async () => {
+    const values = [...(await greys('bilinear'))];
+    assert.ok(values.some((v) => v > 50 && v < 200), values.join());
+    assert.ok(values.every((v) => v >= 50 && v <= 200), values.join());
+  });
+
+  it('bicubic overshoots at the edge, as cubic kernels (and PIL’s, which HF uses) do', async () => {
+    const values = [...(await greys('bicubic'))];
+    assert.ok(values.some((v) => v < 50) && values.some((v) => v > 200), values.join());
+  });
+});
+
+describe('timings', () => {
+  it('are durations within the call, not clock readings', async () => {
+    const bytes = await noisy(64, 48).png().toBuffer();
+    const before = performance.now();
+    const { timingsMs } = await preprocessImage(bytes, SPEC, LIMITS);
+    const elapsed = performance.now() - before;
+    const { decode, resize, normalise } = timingsMs;
+    assert.ok([decode, resize, normalise].every((t) => t >= 0), JSON.stringify(timingsMs));
+    assert.ok(decode + resize + normalise <= elapsed, `${JSON.stringify(timingsMs)} within ${elapsed} ms`);
+  });
+});
+
+describe('argument and limit checks', () => {
+  it('refuses a spec size, batch index or out buffer that cannot hold the image, naming the value', async () => {
+    const bytes = await solid(20, 20, [1, 2, 3]).png().toBuffer();
+    for (const size of [0, -3, 2.5]) {
+      await assert.rejects(decodeToRgb(bytes, { ...SPEC, size }, LIMITS), { name: 'RangeError', message: `spec.size must be a positive integer, got ${size}` });
+    }
+    for (const index of [-1, 0.5]) {
+      await assert.rejects(preprocessImage(bytes, SPEC, LIMITS, undefined, index), { name: 'RangeError', message: `index must be a non-negative integer, got ${index}` });
+    }
+    const short = new Float32Array(2 * 3 * PIXELS - 1);
+    await assert.rejects(preprocessImage(bytes, SPEC, LIMITS, short, 1), {
+      name: 'RangeError',
+      message: `out holds ${short.length} floats; image 1 needs ${2 * 3 * PIXELS}`,
+    });
+  });
+
+  it('accepts the smallest valid size, index and limits', async () => {
+    const dot = await solid(1, 1, [10, 20, 30]).png().toBuffer();
+    const { rgb } = await decodeToRgb(dot, { ...SPEC, size: 1 }, { maxPixels: 1, minSide: 1 });
+    assert.deepEqual([...rgb], [10, 20, 30]);
+  });
+
+  it('refuses limits that are not positive integers before reading anything', async () => {
+    const bytes = await solid(20, 20, [1, 2, 3]).png().toBuffer();
+    for (const maxPixels of [0, -1, 1.5, 2 ** 53]) {
+      await assert.rejects(inspectImage(bytes, { maxPixels, minSide: 8 }), { name: 'RangeError', message: `maxPixels must be a positive integer, got ${maxPixels}` });
+    }
+    for (const minSide of [0, -1, 1.5]) {
+      await assert.rejects(inspectImage(bytes, { maxPixels: 100, minSide }), { name: 'RangeError', message: `minSide must be a positive integer, got ${minSide}` });
+    }
+  });
+
+  it('accepts an image at exactly maxPixels and with its short side at exactly minSide', async () => {
+    assert.equal((await inspectImage(pngHeaderOnly(2000, 2000), LIMITS)).width, 2000);
+    const info = await inspectImage(await solid(40, 8, [0, 0, 0]).png().toBuffer(), LIMITS);
+    assert.deepEqual([info.width, info.height], [40, 8]);
+  });
+});
+
 describe('refusals', () => {
   it('refuses a truncated JPEG or PNG as undecodable (422), keeping the cause', async () => {
     for (const format of ['jpeg', 'png'] as const) {
@@ -197,37 +271,50 @@ describe('refusals', () => {
       assert.equal((await inspectImage(half, LIMITS)).format, format);
       const err = await assertRefused(preprocessImage(half, SPEC, LIMITS), 'GW_ERR_IMAGE_UNDECODABLE', 422);
       assert.ok(err.cause instanceof Error, format);
-      assert.ok(!err.detail.includes('\n'), format);
+      // libvips' message, its first line only, in one sentence.
+      assert.equal(err.detail, `The ${format} image is truncated or corrupt: ${err.cause.message.split('\n')[0]}.`);
+      assert.ok(/[^.\s]\.$/.test(err.detail) && err.detail.length > 45, err.detail);
     }
   });
 
   it('refuses a corrupt header as undecodable (422)', async () => {
     const jpeg = await noisy(64, 48).jpeg().toBuffer();
-    await assertRefused(inspectImage(jpeg.subarray(0, 300), LIMITS), 'GW_ERR_IMAGE_UNDECODABLE', 422);
+    const err = await assertRefused(inspectImage(jpeg.subarray(0, 300), LIMITS), 'GW_ERR_IMAGE_UNDECODABLE', 422);
+    assert.ok(err.cause instanceof Error);
+    // libvips repeats its warnings over several lines: the detail keeps the first.
+    const lines = err.cause.message.split('\n');
+    assert.ok(lines.length > 1, err.cause.message);
+    assert.equal(err.detail, `The image header is corrupt: ${lines[0]}.`);
   });
 
   it('refuses an empty upload as undecodable (422)', async () => {
     const err = await assertRefused(inspectImage(new Uint8Array(0), LIMITS), 'GW_ERR_IMAGE_UNDECODABLE', 422);
-    assert.match(err.detail, /empty/);
+    assert.equal(err.detail, 'The upload is empty (0 bytes).');
     await assertRefused(preprocessImage(Buffer.alloc(0), SPEC, LIMITS), 'GW_ERR_IMAGE_UNDECODABLE', 422);
   });
 
   it('refuses text and SVG as unsupported types (415)', async () => {
-    await assertRefused(inspectImage(Buffer.from('name,calories\npizza,285\n'), LIMITS), 'GW_ERR_UPLOAD_UNSUPPORTED_TYPE', 415);
+    const text = await assertRefused(inspectImage(Buffer.from('name,calories\npizza,285\n'), LIMITS), 'GW_ERR_UPLOAD_UNSUPPORTED_TYPE', 415);
+    assert.equal(text.detail, 'The upload is not in an image format the gateway can read.');
+    assert.match(String((text.cause as Error).message), /unsupported image format/);
     const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64"><rect width="64" height="64"/></svg>');
-    await assertRefused(preprocessImage(svg, SPEC, LIMITS), 'GW_ERR_UPLOAD_UNSUPPORTED_TYPE', 415);
+    const refused = await assertRefused(preprocessImage(svg, SPEC, LIMITS), 'GW_ERR_UPLOAD_UNSUPPORTED_TYPE', 415);
+    assert.equal(refused.detail, 'Images in svg format are not accepted; send one of jpeg, png, webp, gif, tiff, heif.');
   });
 
   it('refuses a 1x1 image as degenerate (422)', async () => {
     const dot = await solid(1, 1, [0, 0, 0]).png().toBuffer();
-    await assertRefused(preprocessImage(dot, SPEC, LIMITS), 'GW_ERR_IMAGE_DEGENERATE', 422);
+    const err = await assertRefused(preprocessImage(dot, SPEC, LIMITS), 'GW_ERR_IMAGE_DEGENERATE', 422);
+    assert.equal(err.detail, 'The image is 1×1; both sides must be at least 8 pixels.');
+    // The short side decides, however long the other is.
+    await assertRefused(inspectImage(await solid(400, 7, [0, 0, 0]).png().toBuffer(), LIMITS), 'GW_ERR_IMAGE_DEGENERATE', 422);
   });
 
   it('refuses a 20000x20000 PNG from its header alone (422)', async () => {
     const bomb = pngHeaderOnly(20000, 20000);
     assert.ok(bomb.length < 100);
     const err = await assertRefused(inspectImage(bomb, LIMITS), 'GW_ERR_IMAGE_TOO_MANY_PIXELS', 422);
-    assert.match(err.detail, /20000×20000/);
+    assert.equal(err.detail, 'The image is 20000×20000 (400000000 pixels); at most 4000000 pixels are accepted.');
     await assertRefused(preprocessImage(bomb, SPEC, LIMITS), 'GW_ERR_IMAGE_TOO_MANY_PIXELS', 422);
     // Just over the limit is refused too; the check is on width×height, not on either side.
     await assertRefused(inspectImage(pngHeaderOnly(2001, 2000), LIMITS), 'GW_ERR_IMAGE_TOO_MANY_PIXELS', 422);

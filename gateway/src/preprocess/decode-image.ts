@@ -130,9 +130,9 @@ export async function inspectImage(bytes: Uint8Array, limits: ImageLimits): Prom
     );
   }
 
-  // With pages: 1, width and height are the first page's, which is what gets decoded.
-  const width = meta.autoOrient?.width ?? meta.width;
-  const height = meta.autoOrient?.height ?? meta.height;
+  // With pages: 1, width and height are the first page's, which is what gets decoded; sharp
+  // (0.34 on) always reports them after EXIF orientation in autoOrient.
+  const { width, height } = meta.autoOrient;
   if (width * height > limits.maxPixels) {
     throw new GatewayError(
       'GW_ERR_IMAGE_TOO_MANY_PIXELS',

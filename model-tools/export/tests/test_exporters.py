@@ -488,5 +488,42 @@ class BlipExportTest(unittest.TestCase):
         self.assertIn('gateway captions: 15/16 identical', proc.stdout)
 
 
+    def test_caption_options_match_transformers(self):
+        """Every caption option the gateway takes from transformers' generate() (num_beams,
+        max_new_tokens, min_new_tokens, repetition_penalty, alone and with beams) must give
+        transformers' own answer on the exported random-tiny BLIP, by token ids and over HTTP, on
+        the embedded server and on tritonserver; tests/hf_option_captions.py writes the expected
+        answers with transformers, and each option must have changed some of them (so a gateway
+        ignoring it could not pass)."""
+        repo, parity = self.tmp / 'options', self.tmp / 'options-parity'
+        proc = self.blip('--random-tiny', '--repo', str(repo))
+        self.assertEqual(proc.returncode, 0, proc.stdout[-6000:] + proc.stderr[-4000:])
+        proc = run([sys.executable, str(HERE / 'hf_option_captions.py'), '--repo', str(repo), '--parity', str(parity)])
+        self.assertEqual(proc.returncode, 0, proc.stdout[-6000:] + proc.stderr[-4000:])
+        captions = json.loads((parity / 'caption_options.json').read_text())['captions']
+        options = {'num_beams', 'max_new_tokens', 'min_new_tokens', 'repetition_penalty'}
+        self.assertEqual({c['option'] for c in captions}, options)
+        for option in options:
+            self.assertTrue(any(c['changed'] for c in captions if c['option'] == option), f'{option} changed no answer of transformers')
+        self.assertTrue(any(c['changed'] and c['num_beams'] > 1 for c in captions if c['option'] == 'repetition_penalty'),
+                        'the penalty must change some beam search, where processing it before or after log-softmax differs')
+        n = len(captions)
+        check = ['npx', 'tsx', str(EXPORT / 'check-gateway-captions.ts'), '--repo', str(repo), '--parity', str(parity), '--generation', 'caption_options.json']
+        for extra, server in (([], 'the embedded model server'), (['--triton'], 'tritonserver 2.51')):
+            proc = run(check + extra)
+            self.assertEqual(proc.returncode, 0, proc.stdout[-6000:] + proc.stderr[-4000:])
+            self.assertIn(f'gateway captions: {2 * n}/{2 * n} identical to transformers', proc.stdout)
+            self.assertIn(server, proc.stdout)
+
+        # The options must reach the gateway: one penalised beam search whose penalty changed
+        # transformers' answer, replayed without its penalty, must fail both ways.
+        doc = json.loads((parity / 'caption_options.json').read_text())
+        k = next(i for i, c in enumerate(doc['captions']) if c['option'] == 'repetition_penalty' and c['changed'] and c['num_beams'] > 1)
+        del doc['captions'][k]['repetition_penalty']
+        (parity / 'caption_options.json').write_text(json.dumps(doc))
+        proc = run(check)
+        self.assertEqual(proc.returncode, 1, proc.stdout[-6000:] + proc.stderr[-4000:])
+        self.assertEqual(len(re.findall(r'^FAIL gateway ', proc.stdout, re.M)), 2, proc.stdout)
+
 if __name__ == '__main__':
     unittest.main()
