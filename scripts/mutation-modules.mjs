@@ -31,4 +31,24 @@ export const MUTATION_MODULES = {
     // tests (test/request-errors.test.ts, test/classification.test.ts) run the same requests served.
     testFiles: ['modelserver/src/inference/*.test.ts'],
   },
+  services: {
+    mutate: ['gateway/src/captioning/caption-service.ts', 'gateway/src/classification/classify-service.ts'],
+    // The services over the embedded server, each option against a reference built from the
+    // lower parts, deadlines against slowed copies of the models.
+    testFiles: ['gateway/src/captioning/caption-service.test.ts', 'gateway/src/classification/classify-service.test.ts'],
+  },
+  'triton-client': {
+    // The gRPC client, its status mapping, streams, per-call deadlines, the decoder step batcher
+    // and classification parsing. model-spec.ts (config readers) and the one-line builders are
+    // judged by the spec and end-to-end tests.
+    mutate: ['gateway/src/triton/{client,status-map,infer-stream,deadlines,decode-step,classification}.ts'],
+    // Real servers over gRPC; not reconnect.test.ts (it restarts a model server: 30 s a run).
+    testFiles: [
+      'gateway/test/infer-stream.test.ts',
+      'gateway/test/model-errors.test.ts',
+      'gateway/test/decode-step.test.ts',
+      'gateway/test/deadlines.test.ts',
+      'gateway/src/classification/classify-service.test.ts',
+    ],
+  },
 };

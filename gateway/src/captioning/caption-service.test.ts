@@ -16,6 +16,7 @@ import { credentials, Metadata } from '@grpc/grpc-js';
 import { startModelServer, type RunningModelServer } from '../../../modelserver/src/index.js';
 import { generateScene, renderScene } from '../../../model-tools/scenes/index.js';
 import { GRPCInferenceServiceClient, type ModelStatisticsResponse } from '../../../proto/gen/grpc_service.js';
+import { OutputDroppingClient } from '../../test/output-dropping-client.js';
 import { type SlowRepository, slowRepository } from '../../test/slow-repository.js';
 import { GatewayError } from '../errors/index.js';
 import { CaptionTokenizer, generate } from '../generation/index.js';
@@ -200,9 +201,34 @@ describe('CaptionService.caption', () => {
 
   it('makes no model-server call once the request deadline has passed', async () => {
     const before = await requestCount('caption_encoder');
-    await assert.rejects(service.caption(png, options(), ctx({ deadline: Date.now() - 1 })), (e: GatewayError) => e.code === 'GW_ERR_DEADLINE');
+    await assert.rejects(service.caption(png, options(), ctx({ deadline: Date.now() - 1 })), (e: GatewayError) => {
+      assert.deepEqual([e.code, e.detail], ['GW_ERR_DEADLINE', 'the request deadline passed before the caption was complete']);
+      return true;
+    });
     await assert.rejects(service.caption(png, options({ food: 'true' }), ctx({ deadline: Date.now() - 1 })), (e: GatewayError) => e.code === 'GW_ERR_DEADLINE');
     assert.equal(await requestCount('caption_encoder'), before);
+  });
+});
+
+describe('CaptionService with answers that lack an output (injected)', () => {
+  it('an encoder or ensemble answer without an output it needs is GW_ERR_TRITON_INTERNAL naming the model', async () => {
+    const spec = await models.foodCaption();
+    for (const [dropped, food, model] of [
+      ['image_embeds', 'false', 'caption_encoder'],
+      [spec.scoresOutput, 'true', 'food_caption'],
+      [spec.embedsOutput, 'true', 'food_caption'],
+    ] as const) {
+      const faulty = new OutputDroppingClient(server.address, [dropped]);
+      try {
+        await assert.rejects(new CaptionService(faulty, models, LIMITS).caption(png, options({ food }), ctx()), (e: GatewayError) => {
+          assert.equal(e.code, 'GW_ERR_TRITON_INTERNAL', `${dropped}: ${e.message}`);
+          assert.match(e.detail, new RegExp(`model '${model}'`));
+          return true;
+        });
+      } finally {
+        faulty.close();
+      }
+    }
   });
 });
 

@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { startModelServer, type RunningModelServer } from '../../../modelserver/src/index.js';
 import { generateScene, renderScene } from '../../../model-tools/scenes/index.js';
 import { REPOSITORY } from '../../test/helpers.js';
+import { OutputDroppingClient } from '../../test/output-dropping-client.js';
 import { GatewayError } from '../errors/index.js';
 import { decodeToRgb, writePixelValues, zoomCrop } from '../preprocess/index.js';
 import { float32View, TritonClient } from '../triton/client.js';
@@ -111,6 +112,21 @@ describe('ClassifyService.classify', () => {
     await assert.rejects(strict.classify(png, options(), ctx()), (e: GatewayError) => e.code === 'GW_ERR_IMAGE_TOO_MANY_PIXELS');
     const missing = new ClassifyService(client, lazySpec('food_classifier', () => client.modelConfig('no_classifier', Date.now() + 1000).then(classifierSpecOf)), LIMITS);
     await assert.rejects(missing.classify(png, options(), ctx()), (e: GatewayError) => e.code === 'GW_ERR_MODEL_UNAVAILABLE' && e.status === 503);
+  });
+
+  it('an answer without the scores or the embedding (injected) is GW_ERR_TRITON_INTERNAL naming the model', async () => {
+    for (const dropped of [spec.scoresOutput, spec.embeddingOutput]) {
+      const faulty = new OutputDroppingClient(server.address, [dropped]);
+      try {
+        await assert.rejects(new ClassifyService(faulty, async () => spec, LIMITS).classify(png, options(), ctx()), (e: GatewayError) => {
+          assert.equal(e.code, 'GW_ERR_TRITON_INTERNAL', `${dropped}: ${e.message}`);
+          assert.match(e.detail, /model 'food_classifier'/);
+          return true;
+        });
+      } finally {
+        faulty.close();
+      }
+    }
   });
 
   it('a deadline that has passed ends the model-server call with 504', async () => {
