@@ -44,6 +44,9 @@ export const MUTATION_MODULES = {
     mutate: ['gateway/src/triton/{client,status-map,infer-stream,deadlines,decode-step,classification}.ts'],
     // Real servers over gRPC; not reconnect.test.ts (it restarts a model server: 30 s a run).
     testFiles: [
+      'gateway/src/triton/pure-helpers.test.ts',
+      'gateway/src/triton/infer-stream.test.ts',
+      'gateway/src/triton/client.test.ts',
       'gateway/test/infer-stream.test.ts',
       'gateway/test/model-errors.test.ts',
       'gateway/test/decode-step.test.ts',

@@ -14,7 +14,9 @@ import { writePixelValues } from '../src/preprocess/pixel-values.js';
 import { TritonClient, type RawTensor } from '../src/triton/client.js';
 import { DecoderStepBatcher } from '../src/triton/decode-step.js';
 import { decoderSpecOf, type DecoderSpec, imageSpecOf, type ImageSpec } from '../src/triton/model-spec.js';
+import { AlteredAnswersClient } from './altered-answers-client.js';
 import { REPOSITORY } from './helpers.js';
+import { type SlowRepository, slowRepository } from './slow-repository.js';
 
 let server: RunningModelServer;
 let client: TritonClient;
@@ -105,3 +107,91 @@ describe('DecoderStepBatcher', () => {
     assert.deepEqual(after, { requests: before.requests + 1, inferences: before.inferences + 2 });
   });
 });
+
+describe('DecoderStepBatcher: batch boundaries and broken answers', () => {
+  it('takes exactly max_batch_size rows in one request, and a step of exactly max_batch_size sequences', async () => {
+    const batcher = new DecoderStepBatcher(client, decoder);
+    const half = decoder.maxBatchSize / 2;
+    assert.ok(Number.isInteger(half));
+    const before = await decoderCounts();
+    await Promise.all(embeds.slice(0, 2).map((imageEmbeds) => batcher.stepFor({ imageEmbeds, deadline: later() })(Array.from({ length: half }, prefix))));
+    const whole = await batcher.stepFor({ imageEmbeds: embeds[2]!, deadline: later() })(Array.from({ length: decoder.maxBatchSize }, prefix));
+    assert.equal(whole.length, decoder.maxBatchSize);
+    assert.deepEqual(await decoderCounts(), { requests: before.requests + 2, inferences: before.inferences + 4 * half });
+  });
+
+  it('gives every row of every step its own logits when multi-row steps share a request', async () => {
+    const batcher = new DecoderStepBatcher(client, decoder);
+    const steps = embeds.map((imageEmbeds) => batcher.stepFor({ imageEmbeds, deadline: later() }));
+    const rows = (i: number) => [[decoder.bosTokenId, 10 + i], [decoder.bosTokenId, 20 + i], [decoder.bosTokenId]];
+    const alone: Float32Array[][] = [];
+    for (const [i, step] of steps.entries()) alone.push(await Promise.all(rows(i).map((r) => step([r]).then((l) => l[0]!))));
+    const together = await Promise.all(steps.map((step, i) => step(rows(i))));
+    together.forEach((logits, i) =>
+      logits.forEach((row, j) => {
+        const worst = row.reduce((m, x, k) => Math.max(m, Math.abs(x - alone[i]![j]![k]!)), 0);
+        assert.ok(worst < 1e-4, `step ${i} row ${j} differs by ${worst}`);
+      }),
+    );
+  });
+
+  it('refuses image embeddings of another shape than the decoder takes', () => {
+    const batcher = new DecoderStepBatcher(client, decoder);
+    const cut: RawTensor = { ...embeds[0]!, raw: embeds[0]!.raw.subarray(4) };
+    assert.throws(
+      () => batcher.stepFor({ imageEmbeds: cut, deadline: later() }),
+      (e: GatewayError) => e.code === 'GW_ERR_TRITON_INTERNAL' && e.detail.includes(`do not fit the decoder's [${decoder.embedsShape.join(',')}]`),
+    );
+  });
+
+  it('an answer without logits, or with too few, is GW_ERR_TRITON_INTERNAL naming the model (injected)', async () => {
+    const faults: Array<(out: Map<string, RawTensor>) => void> = [
+      (out) => out.delete('logits'),
+      (out) => out.set('logits', { ...out.get('logits')!, raw: out.get('logits')!.raw.subarray(4) }),
+    ];
+    for (const alter of faults) {
+      const faulty = new AlteredAnswersClient(server.address, alter);
+      try {
+        const step = new DecoderStepBatcher(faulty, decoder).stepFor({ imageEmbeds: embeds[0]!, deadline: later() });
+        await assert.rejects(step([prefix()]), (e: GatewayError) => e.code === 'GW_ERR_TRITON_INTERNAL' && e.detail === `model '${decoder.model}' returned no logits of shape [1,${decoder.vocabSize}]`);
+      } finally {
+        faulty.close();
+      }
+    }
+  });
+});
+
+describe('DecoderStepBatcher: a member with an earlier deadline than its batch (decoder held 1.5 s)', () => {
+  let slow: SlowRepository;
+  let slowServer: RunningModelServer;
+  let slowClient: TritonClient;
+  before(async () => {
+    slow = slowRepository({ caption_decoder: 1500 });
+    slowServer = await startModelServer({ modelRepository: slow.path, grpcPort: 0, host: '127.0.0.1', log: () => {}, modelControlMode: 'explicit', loadModels: ['caption_decoder'] });
+    slowClient = new TritonClient(slowServer.address);
+  });
+  after(async () => {
+    slowClient.close();
+    await slowServer.stop();
+    slow.remove();
+  });
+
+  it('stops waiting at its own deadline, with the code of the deadline that ended it, while the batch goes on', async () => {
+    const spec = decoderSpecOf(await slowClient.modelConfig('caption_decoder', later()));
+    const batcher = new DecoderStepBatcher(slowClient, spec);
+    const order: string[] = [];
+    const track = (name: string, p: Promise<unknown>) =>
+      p.then(
+        () => order.push(`${name} ok`),
+        (e: GatewayError) => order.push(`${name} ${e.code}: ${e.detail}`),
+      );
+    const request = batcher.stepFor({ imageEmbeds: embeds[0]!, deadline: Date.now() + 300 });
+    const call = batcher.stepFor({ imageEmbeds: embeds[1]!, deadline: later(), callTimeoutMs: 300 });
+    const patient = batcher.stepFor({ imageEmbeds: embeds[2]!, deadline: later() });
+    await Promise.all([track('request', request([prefix()])), track('call', call([prefix()])), track('patient', patient([prefix()]))]);
+    const detail = "ModelStreamInfer 'caption_decoder': decoder step did not finish before its deadline";
+    assert.deepEqual(order.slice(0, 2).sort(), [`call GW_ERR_TRITON_DEADLINE: ${detail}`, `request GW_ERR_DEADLINE: ${detail}`]);
+    assert.equal(order[2], 'patient ok');
+  });
+});
+

@@ -16,7 +16,7 @@ import { credentials, Metadata } from '@grpc/grpc-js';
 import { startModelServer, type RunningModelServer } from '../../../modelserver/src/index.js';
 import { generateScene, renderScene } from '../../../model-tools/scenes/index.js';
 import { GRPCInferenceServiceClient, type ModelStatisticsResponse } from '../../../proto/gen/grpc_service.js';
-import { OutputDroppingClient } from '../../test/output-dropping-client.js';
+import { AlteredAnswersClient } from '../../test/altered-answers-client.js';
 import { type SlowRepository, slowRepository } from '../../test/slow-repository.js';
 import { GatewayError } from '../errors/index.js';
 import { CaptionTokenizer, generate } from '../generation/index.js';
@@ -218,7 +218,7 @@ describe('CaptionService with answers that lack an output (injected)', () => {
       [spec.scoresOutput, 'true', 'food_caption'],
       [spec.embedsOutput, 'true', 'food_caption'],
     ] as const) {
-      const faulty = new OutputDroppingClient(server.address, [dropped]);
+      const faulty = AlteredAnswersClient.dropping(server.address, [dropped]);
       try {
         await assert.rejects(new CaptionService(faulty, models, LIMITS).caption(png, options({ food }), ctx()), (e: GatewayError) => {
           assert.equal(e.code, 'GW_ERR_TRITON_INTERNAL', `${dropped}: ${e.message}`);

@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { startModelServer, type RunningModelServer } from '../../../modelserver/src/index.js';
 import { generateScene, renderScene } from '../../../model-tools/scenes/index.js';
 import { REPOSITORY } from '../../test/helpers.js';
-import { OutputDroppingClient } from '../../test/output-dropping-client.js';
+import { AlteredAnswersClient } from '../../test/altered-answers-client.js';
 import { GatewayError } from '../errors/index.js';
 import { decodeToRgb, writePixelValues, zoomCrop } from '../preprocess/index.js';
 import { float32View, TritonClient } from '../triton/client.js';
@@ -116,7 +116,7 @@ describe('ClassifyService.classify', () => {
 
   it('an answer without the scores or the embedding (injected) is GW_ERR_TRITON_INTERNAL naming the model', async () => {
     for (const dropped of [spec.scoresOutput, spec.embeddingOutput]) {
-      const faulty = new OutputDroppingClient(server.address, [dropped]);
+      const faulty = AlteredAnswersClient.dropping(server.address, [dropped]);
       try {
         await assert.rejects(new ClassifyService(faulty, async () => spec, LIMITS).classify(png, options(), ctx()), (e: GatewayError) => {
           assert.equal(e.code, 'GW_ERR_TRITON_INTERNAL', `${dropped}: ${e.message}`);

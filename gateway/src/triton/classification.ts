@@ -28,7 +28,9 @@ export function parseClassification(raw: Uint8Array): ClassScore[] {
     const first = text.indexOf(':');
     const second = text.indexOf(':', first + 1);
     const score = Number(text.slice(0, first));
-    const index = Number(second < 0 ? text.slice(first + 1) : text.slice(first + 1, second));
+    const indexText = second < 0 ? text.slice(first + 1) : text.slice(first + 1, second);
+    // Number('') is 0: an empty index must not read as class 0.
+    const index = /^\d+$/.test(indexText) ? Number(indexText) : NaN;
     if (first < 0 || !Number.isFinite(score) || !Number.isInteger(index)) throw new Error(`not a classification result: '${text}'`);
     return { score, index, label: second < 0 ? String(index) : text.slice(second + 1) };
   });

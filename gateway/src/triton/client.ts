@@ -102,7 +102,12 @@ export class TritonClient {
     what: string,
   ): Promise<Res> {
     return new Promise((resolve, reject) => {
-      method.call(this.client, req, new Metadata(), { deadline }, (err, res) => (err ? reject(toGatewayError(err, what)) : resolve(res)));
+      try {
+        method.call(this.client, req, new Metadata(), { deadline }, (err, res) => (err ? reject(toGatewayError(err, what)) : resolve(res)));
+      } catch (err) {
+        // grpc-js throws at once on a closed client ("Channel has been shut down").
+        reject(toGatewayError({ code: status.UNAVAILABLE, details: (err as Error).message }, what));
+      }
     });
   }
 

@@ -39,6 +39,7 @@ export class InferStreams {
   private readonly waiting = new Map<string, Waiting>();
   private next = 0;
   private sequence = 0;
+  private closed = false;
 
   constructor(
     private readonly open: OpenStream,
@@ -55,6 +56,7 @@ export class InferStreams {
    */
   send(req: ModelInferRequest, deadline: number): Promise<ModelInferResponse> {
     const id = req.id ? `${this.sequence++}:${req.id}` : String(this.sequence++);
+    if (this.closed) return Promise.reject(toGatewayError({ code: status.UNAVAILABLE, details: 'client closed' }, `ModelStreamInfer '${req.modelName}'`));
     const stream = this.pick();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -67,8 +69,9 @@ export class InferStreams {
     });
   }
 
-  /** Ends every stream; requests still waiting fail as UNAVAILABLE. */
+  /** Ends every stream; requests still waiting, and any sent later, fail as UNAVAILABLE. */
   close(): void {
+    this.closed = true;
     for (const s of this.streams) if (s?.open) s.call.end();
     this.failAll(undefined, { code: status.UNAVAILABLE, details: 'client closed' });
   }
