@@ -9,19 +9,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { InferTensorContents } from '../../../proto/gen/grpc_service.js';
 import { InferenceServerError } from '../errors.js';
+import { noContents } from '../../test/helpers.js';
 import { rawFromContents } from './typed-contents.js';
 
-const contents = (fields: Partial<InferTensorContents>): InferTensorContents => ({
-  boolContents: [],
-  intContents: [],
-  int64Contents: [],
-  uintContents: [],
-  uint64Contents: [],
-  fp32Contents: [],
-  fp64Contents: [],
-  bytesContents: [],
-  ...fields,
-});
+const contents = (fields: Partial<InferTensorContents>): InferTensorContents => ({ ...noContents(), ...fields });
 
 const bytes = (datatype: string, fields: Partial<InferTensorContents>) => Array.from(rawFromContents('IN', 'm', datatype, contents(fields)));
 

@@ -6,24 +6,17 @@
  */
 import { status } from '@grpc/grpc-js';
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { slowModel } from '../../test/fixtures/models.js';
-import { addSubAnyWidthModel, batchCounts, context, InstanceFarm, job, SettleLog } from '../../test/fixtures/scheduler-harness.js';
+import { after, before, describe } from 'node:test';
+import { batchCounts, context, InstanceFarm, job, schedulerTest, SettleLog, SLOW_FEATURES, startSchedulerInstances } from '../../test/fixtures/scheduler-harness.js';
 import type { OnnxInstance } from '../backend/onnx-instance.js';
 import { DefaultScheduler } from './default-scheduler.js';
 
 const farm = new InstanceFarm();
 let fast: OnnxInstance;
 let slow: OnnxInstance[];
-const SLOW_FEATURES = 256;
-
-before(async () => {
-  const model = slowModel({ features: SLOW_FEATURES, layers: 4 });
-  [fast, ...slow] = await Promise.all([farm.start(addSubAnyWidthModel()), farm.start(model), farm.start(model)]);
-});
+before(async () => ({ fast, slow } = await startSchedulerInstances(farm)));
 after(() => farm.closeAll());
-
-const test = (name: string, fn: () => Promise<void>) => it(name, { timeout: 10_000 }, fn);
+const test = schedulerTest;
 
 describe('default scheduler', () => {
   test('runs each request as its own execution, in arrival order', async () => {

@@ -10,38 +10,31 @@
  */
 import { status } from '@grpc/grpc-js';
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { slowModel } from '../../test/fixtures/models.js';
+import { after, before, describe } from 'node:test';
 import {
-  addSubAnyWidthModel,
   batchCounts,
   context,
   dynamicBatching,
   InstanceFarm,
   job,
   output0,
+  schedulerTest,
   SettleLog,
   sleep,
+  SLOW_FEATURES,
   spin,
+  startSchedulerInstances,
 } from '../../test/fixtures/scheduler-harness.js';
 import type { OnnxInstance } from '../backend/onnx-instance.js';
 import { DynamicBatcher } from './dynamic-batcher.js';
 
 const farm = new InstanceFarm();
-/** The add/sub model: executions take well under a millisecond. */
+/** The add/sub model and two instances of the slow one (see startSchedulerInstances). */
 let fast: OnnxInstance;
-/** Two instances of a slow model (256 features): 32 rows take some 30× as long as 1 row. */
 let slow: OnnxInstance[];
-const SLOW_FEATURES = 256;
-
-before(async () => {
-  const model = slowModel({ features: SLOW_FEATURES, layers: 4 });
-  [fast, ...slow] = await Promise.all([farm.start(addSubAnyWidthModel()), farm.start(model), farm.start(model)]);
-});
+before(async () => ({ fast, slow } = await startSchedulerInstances(farm)));
 after(() => farm.closeAll());
-
-/** A test that fails after 10 s: a request a broken batcher never sends must not hang the run. */
-const test = (name: string, fn: () => Promise<void>) => it(name, { timeout: 10_000 }, fn);
+const test = schedulerTest;
 
 const HOLD = 'max_queue_delay_microseconds: 10000000';
 
