@@ -22,11 +22,14 @@ export default {
   coverageAnalysis: 'perTest',
   // One mutant at a time: the machine has two cores and the tests start servers of their own.
   concurrency: 1,
-  timeoutMS: 60_000,
+  // Added to 1.5x the test files' own time: a mutant that makes a test wait forever counts as
+  // killed (timeout) after that, not after a minute.
+  timeoutMS: 5_000,
   reporters: ['clear-text', 'progress', 'json'],
   jsonReporter: { fileName: `.cache/mutation/${name}.json` },
   thresholds: { high: 90, low: 80, break: 75 },
-  tempDirName: '.cache/stryker-tmp',
+  // One folder per module, so that modules may run side by side (each run deletes its own).
+  tempDirName: `.cache/stryker/${name}`,
   // The sandbox is a copy of the tree: leave out the Python environment and caches.
   ignorePatterns: ['.venv', '.cache', 'dist', '.scratch', 'perf/results', 'perf/perf-analyzer/data'],
   cleanTempDir: 'always',

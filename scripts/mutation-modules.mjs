@@ -27,9 +27,9 @@ export const MUTATION_MODULES = {
   },
   'request-parsing': {
     mutate: ['modelserver/src/inference/*.ts', '!modelserver/src/inference/*.test.ts'],
-    // Unit tests of the pure functions, on configs parsed as the server parses them; the gRPC
-    // tests (test/request-errors.test.ts, test/classification.test.ts) run the same requests served.
-    testFiles: ['modelserver/src/inference/*.test.ts'],
+    // Unit tests of the pure functions, on configs parsed as the server parses them, and every
+    // refused request over gRPC with Triton's exact message (test/request-errors.test.ts, 1.5 s).
+    testFiles: ['modelserver/src/inference/*.test.ts', 'modelserver/test/request-errors.test.ts'],
   },
   services: {
     mutate: ['gateway/src/captioning/caption-service.ts', 'gateway/src/classification/classify-service.ts'],
