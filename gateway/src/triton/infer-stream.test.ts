@@ -127,6 +127,18 @@ describe('InferStreams', () => {
     await Promise.all(reopened);
   });
 
+  it('a stream reset without a status (a server going away) is UNAVAILABLE; other INTERNAL failures stay INTERNAL', async () => {
+    const { pool, opened } = streams(2);
+    const reset = settled(pool.send(request(), later()));
+    const broken = settled(pool.send(request(), later()));
+    const internal = (details: string) => Object.assign(new Error(`13 INTERNAL: ${details}`), { code: status.INTERNAL, details });
+    opened[0]!.emit('error', internal('Received RST_STREAM with code 0 (Call ended without gRPC status)'));
+    opened[1]!.emit('error', internal('Protocol error'));
+    const unavailable = ((await reset) as { error: GatewayError }).error;
+    assert.deepEqual([unavailable.code, unavailable.retryAfterSeconds], ['GW_ERR_TRITON_UNAVAILABLE', 1]);
+    assert.equal(((await broken) as { error: GatewayError }).error.code, 'GW_ERR_TRITON_INTERNAL');
+  });
+
   it('close ends every open stream and fails what waits as UNAVAILABLE', async () => {
     const { pool, opened } = streams(2);
     const waiting = [settled(pool.send(request(), later())), settled(pool.send(request(), later()))];

@@ -87,7 +87,7 @@ export class InferStreams {
     // A stream that fails or ends takes its waiting requests with it; the next pick reopens it.
     stream.call.on('error', (err: ServiceError) => {
       stream.open = false;
-      this.failAll(stream, err);
+      this.failAll(stream, streamFailure(err));
     });
     stream.call.on('end', () => {
       stream.open = false;
@@ -115,4 +115,15 @@ export class InferStreams {
       w.reject(toGatewayError(err, 'ModelStreamInfer'));
     }
   }
+}
+
+/**
+ * The status a stream's own failure gives the requests waiting on it. A server that goes away
+ * (tritonserver stopping) may reset the stream without a gRPC status; grpc-js reports that as
+ * INTERNAL "Received RST_STREAM with code 0", but what the waiting requests met is an unavailable
+ * server, which a client may retry.
+ */
+function streamFailure(err: ServiceError): Partial<ServiceError> {
+  if (err.code === status.INTERNAL && /^Received RST_STREAM/.test(err.details ?? '')) return { code: status.UNAVAILABLE, details: err.details };
+  return err;
 }
