@@ -1,6 +1,7 @@
 /**
- * Deadlines over HTTP against a real gateway on a real model server whose caption decoder answers
- * 1.5 s late (slow-repository.ts: its dynamic batcher waits that long for a batch): every
+ * Deadlines over HTTP against a real gateway on a real model server whose caption decoder and food
+ * classifier answer 1.5 s late (slow-repository.ts: their dynamic batchers wait that long for a
+ * batch): every
  * model-server call, each decoder step included, gets min(remaining request budget,
  * TRITON_TIMEOUT_MS), and the 504's code says which of the two ran out. The delays are large
  * against a busy machine's noise, and the decisive check is the answer's code, not a duration.
@@ -20,7 +21,7 @@ let server: { address: string; stop(): Promise<void> };
 let png: Buffer;
 
 before(async () => {
-  repository = slowRepository({ caption_decoder: DECODER_DELAY_MS });
+  repository = slowRepository({ caption_decoder: DECODER_DELAY_MS, food_classifier: DECODER_DELAY_MS });
   const modelRepository = repository.path;
   server = MODEL_SERVER === 'triton' ? await startTriton({ modelRepository }) : await startModelServer({ modelRepository, grpcPort: 0, log: () => {} });
   png = await renderScene(generateScene(4_600_001), 'png');
@@ -70,6 +71,22 @@ describe('deadlines of model-server calls', () => {
       assert.match(problem.detail, /caption_decoder/);
     } finally {
       await gw.stop();
+    }
+  });
+
+  it('/classify: the classifier call gets TRITON_TIMEOUT_MS (GW_ERR_TRITON_DEADLINE); the request deadline passing during it is GW_ERR_DEADLINE', async () => {
+    const classify = (url: string) => fetch(`${url}/classify`, { method: 'POST', body: form(png) });
+    for (const [env, code] of [
+      [{ TRITON_TIMEOUT_MS: '500', REQUEST_TIMEOUT_MS: '30000' }, 'GW_ERR_TRITON_DEADLINE'],
+      [{ TRITON_TIMEOUT_MS: '10000', REQUEST_TIMEOUT_MS: '700' }, 'GW_ERR_DEADLINE'],
+    ] as const) {
+      const gw = await gatewayWith(env);
+      try {
+        const problem = await expectProblem(await classify(gw.url), 504, code);
+        assert.match(problem.detail, /food_classifier/);
+      } finally {
+        await gw.stop();
+      }
     }
   });
 });

@@ -202,7 +202,7 @@ describe('CaptionService.caption', () => {
   it('makes no model-server call once the request deadline has passed', async () => {
     const before = await requestCount('caption_encoder');
     await assert.rejects(service.caption(png, options(), ctx({ deadline: Date.now() - 1 })), (e: GatewayError) => {
-      assert.deepEqual([e.code, e.detail], ['GW_ERR_DEADLINE', 'the request deadline passed before the caption was complete']);
+      assert.deepEqual([e.code, e.detail], ['GW_ERR_DEADLINE', 'the request deadline passed before the answer was complete']);
       return true;
     });
     await assert.rejects(service.caption(png, options({ food: 'true' }), ctx({ deadline: Date.now() - 1 })), (e: GatewayError) => e.code === 'GW_ERR_DEADLINE');

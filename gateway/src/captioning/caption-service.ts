@@ -11,7 +11,7 @@ import { type CaptionTokenizer, generate, type GenerationConfig } from '../gener
 import { type ImageLimits, preprocessImage } from '../preprocess/index.js';
 import { parseClassification } from '../triton/classification.js';
 import type { RawTensor, TritonClient } from '../triton/client.js';
-import { asRequestDeadline, callDeadline } from '../triton/deadlines.js';
+import { type RequestDeadlines, requestDeadlinePassed, withCallDeadline } from '../triton/deadlines.js';
 import { DecoderStepBatcher } from '../triton/decode-step.js';
 import { imageInput } from '../triton/image-input.js';
 import type { DecoderSpec, FoodCaptionSpec, ImageSpec } from '../triton/model-spec.js';
@@ -25,12 +25,12 @@ export interface CaptionModels {
   readonly foodCaption: () => Promise<FoodCaptionSpec>;
 }
 
-export interface CaptionContext {
+/**
+ * The caption's deadlines: `deadline` for the whole caption, `callTimeoutMs` for each
+ * model-server call (encoder, ensemble, every decoder step), capped by `deadline`.
+ */
+export interface CaptionContext extends RequestDeadlines {
   readonly requestId: string;
-  /** Absolute deadline (ms since epoch) for the whole caption. */
-  readonly deadline: number;
-  /** Deadline of each model-server call (encoder, ensemble, every decoder step), ms; capped by `deadline`. */
-  readonly callTimeoutMs: number;
 }
 
 export interface CaptionResult {
@@ -60,22 +60,6 @@ export class CaptionService {
     private readonly limits: ImageLimits,
   ) {
     this.decoderSteps = new DecoderStepBatcher(client, models.decoder);
-  }
-
-  /** Throws the request's 504 once its deadline has passed: no model-server call starts after it. */
-  private checkDeadline(ctx: CaptionContext): void {
-    if (Date.now() >= ctx.deadline) throw new GatewayError('GW_ERR_DEADLINE', 'the request deadline passed before the caption was complete');
-  }
-
-  /** Runs one model-server call with its own deadline (see triton/deadlines.ts). */
-  private async withCallDeadline<T>(ctx: CaptionContext, call: (deadline: number) => Promise<T>): Promise<T> {
-    this.checkDeadline(ctx);
-    const deadline = callDeadline(ctx.deadline, ctx.callTimeoutMs);
-    try {
-      return await call(deadline);
-    } catch (err) {
-      throw asRequestDeadline(err, deadline, ctx.deadline);
-    }
   }
 
   async caption(image: Uint8Array, options: CaptionOptions, ctx: CaptionContext): Promise<CaptionResult> {
@@ -108,10 +92,8 @@ export class CaptionService {
     };
     // Each step is a model-server call of its own: TRITON_TIMEOUT_MS bounds every one.
     const step = this.decoderSteps.stepFor({ imageEmbeds: embeds, deadline: ctx.deadline, callTimeoutMs: ctx.callTimeoutMs, requestId: ctx.requestId });
-    const guarded: typeof step = (sequences) => {
-      this.checkDeadline(ctx);
-      return step(sequences);
-    };
+    // No step starts once the request's deadline has passed.
+    const guarded: typeof step = (sequences) => (Date.now() >= ctx.deadline ? Promise.reject(requestDeadlinePassed()) : step(sequences));
     const result = await generate(guarded, prefix, config);
     const generateMs = since(t2);
     // As Hugging Face's BLIP does, the caption includes the prompt it continues.
@@ -130,7 +112,7 @@ export class CaptionService {
   /** The caption encoder's image embeddings. */
   private async encode(pixelValues: Float32Array, ctx: CaptionContext): Promise<RawTensor> {
     const { encoder } = this.models;
-    const out = await this.withCallDeadline(ctx, (deadline) =>
+    const out = await withCallDeadline(ctx, (deadline) =>
       this.client.inferStreamed(encoder.model, imageInput(encoder.inputName, encoder.size, pixelValues), { deadline, requestId: ctx.requestId }),
     );
     const embeds = [...out.values()][0];
@@ -142,7 +124,7 @@ export class CaptionService {
   private async encodeWithFood(pixelValues: Float32Array, ctx: CaptionContext): Promise<{ embeds: RawTensor; food: { label: string; confidence: number } }> {
     const spec = await this.models.foodCaption();
     const { encoder } = this.models;
-    const out = await this.withCallDeadline(ctx, (deadline) =>
+    const out = await withCallDeadline(ctx, (deadline) =>
       this.client.inferStreamed(spec.model, imageInput(spec.inputName, encoder.size, pixelValues), {
         deadline,
         requestId: ctx.requestId,

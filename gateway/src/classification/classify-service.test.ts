@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { startModelServer, type RunningModelServer } from '../../../modelserver/src/index.js';
 import { generateScene, renderScene } from '../../../model-tools/scenes/index.js';
 import { REPOSITORY } from '../../test/helpers.js';
+import { type SlowRepository, slowRepository } from '../../test/slow-repository.js';
 import { AlteredAnswersClient } from '../../test/altered-answers-client.js';
 import { GatewayError } from '../errors/index.js';
 import { decodeToRgb, writePixelValues, zoomCrop } from '../preprocess/index.js';
@@ -19,7 +20,7 @@ import { imageInput } from '../triton/image-input.js';
 import { lazySpec } from '../triton/lazy-spec.js';
 import { type ClassifierSpec, classifierSpecOf } from '../triton/model-spec.js';
 import { parseClassifyOptions } from '../validation/index.js';
-import { ClassifyService, summarise } from './classify-service.js';
+import { type ClassifyContext, ClassifyService, summarise } from './classify-service.js';
 
 const LIMITS = { maxPixels: 50_000_000, minSide: 1 };
 const LABELS = readFileSync(join(REPOSITORY, 'food_classifier', 'labels.txt'), 'utf8').trim().split('\n');
@@ -30,8 +31,13 @@ let spec: ClassifierSpec;
 let service: ClassifyService;
 let png: Buffer;
 
+let repository: SlowRepository;
+const HOLD_MS = 1200;
+
 before(async () => {
-  server = await startModelServer({ modelRepository: REPOSITORY, grpcPort: 0, log: () => {}, modelControlMode: 'explicit', loadModels: ['food_classifier'] });
+  // The committed classifier, and a copy whose batches are held 1.2 s for the deadline tests.
+  repository = slowRepository({ food_classifier_slow: HOLD_MS }, { food_classifier_slow: 'food_classifier' });
+  server = await startModelServer({ modelRepository: repository.path, grpcPort: 0, log: () => {}, modelControlMode: 'explicit', loadModels: ['food_classifier', 'food_classifier_slow'] });
   client = new TritonClient(server.address);
   spec = classifierSpecOf(await client.modelConfig('food_classifier', Date.now() + 10_000));
   service = new ClassifyService(client, lazySpec('food_classifier', async () => spec), LIMITS);
@@ -40,9 +46,10 @@ before(async () => {
 after(async () => {
   client.close();
   await server.stop();
+  repository.remove();
 });
 
-const ctx = () => ({ requestId: 'test', deadline: Date.now() + 10_000 });
+const ctx = (over: Partial<ClassifyContext> = {}): ClassifyContext => ({ requestId: 'test', deadline: Date.now() + 10_000, callTimeoutMs: 10_000, ...over });
 const options = (fields: Record<string, string> = {}) => parseClassifyOptions(fields);
 
 /** The classifier's full answer for the view `seed` picks (none: the plain resize), ranked here. */
@@ -129,8 +136,20 @@ describe('ClassifyService.classify', () => {
     }
   });
 
-  it('a deadline that has passed ends the model-server call with 504', async () => {
-    await assert.rejects(service.classify(png, options(), { requestId: 'late', deadline: Date.now() - 1 }), (e: GatewayError) => e.code === 'GW_ERR_TRITON_DEADLINE');
+  it('makes no model-server call once the request deadline has passed: 504 GW_ERR_DEADLINE', async () => {
+    await assert.rejects(service.classify(png, options(), ctx({ deadline: Date.now() - 1 })), (e: GatewayError) => e.code === 'GW_ERR_DEADLINE');
+  });
+
+  it('the classifier call gets callTimeoutMs: GW_ERR_TRITON_DEADLINE; cut short by the request deadline: GW_ERR_DEADLINE', async () => {
+    const slowSpec = classifierSpecOf(await client.modelConfig('food_classifier_slow', Date.now() + 10_000));
+    const slow = new ClassifyService(client, async () => slowSpec, LIMITS);
+    const expectCode = (code: string) => (e: GatewayError) => {
+      assert.equal(e.code, code, e.message);
+      assert.match(e.detail, /food_classifier_slow/);
+      return true;
+    };
+    await assert.rejects(slow.classify(png, options(), ctx({ callTimeoutMs: 400 })), expectCode('GW_ERR_TRITON_DEADLINE'));
+    await assert.rejects(slow.classify(png, options(), ctx({ deadline: Date.now() + 600 })), expectCode('GW_ERR_DEADLINE'));
   });
 });
 

@@ -11,13 +11,13 @@ import { decodeToRgb, type ImageLimits, writePixelValues, zoomCrop } from '../pr
 import { type ClassScore, parseClassification } from '../triton/classification.js';
 import { float32View, type TritonClient } from '../triton/client.js';
 import { imageInput } from '../triton/image-input.js';
+import { type RequestDeadlines, withCallDeadline } from '../triton/deadlines.js';
 import type { ClassifierSpec } from '../triton/model-spec.js';
 import type { ClassifyOptions } from '../validation/index.js';
 
-export interface ClassifyContext {
+/** The request's deadlines: the classifier call gets min(remaining budget, `callTimeoutMs`). */
+export interface ClassifyContext extends RequestDeadlines {
   readonly requestId: string;
-  /** Absolute deadline (ms since epoch) of the model-server call. */
-  readonly deadline: number;
 }
 
 export interface EmbeddingSummary {
@@ -65,11 +65,13 @@ export class ClassifyService {
 
     const t1 = performance.now();
     const k = Math.min(options.top_k, spec.classes);
-    const out = await this.client.inferStreamed(spec.model, imageInput(spec.image.inputName, size, pixelValues), {
-      deadline: ctx.deadline,
-      requestId: ctx.requestId,
-      outputs: [{ name: spec.scoresOutput, classification: k }, { name: spec.embeddingOutput }],
-    });
+    const out = await withCallDeadline(ctx, (deadline) =>
+      this.client.inferStreamed(spec.model, imageInput(spec.image.inputName, size, pixelValues), {
+        deadline,
+        requestId: ctx.requestId,
+        outputs: [{ name: spec.scoresOutput, classification: k }, { name: spec.embeddingOutput }],
+      }),
+    );
     const scores = out.get(spec.scoresOutput);
     const embedding = out.get(spec.embeddingOutput);
     if (!scores || !embedding) throw new GatewayError('GW_ERR_TRITON_INTERNAL', `model '${spec.model}' did not return '${spec.scoresOutput}' and '${spec.embeddingOutput}'`);

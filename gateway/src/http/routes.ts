@@ -104,7 +104,8 @@ export function routes(deps: RouteDeps): Router {
     const options = parseClassifyOptions(upload.options);
     const result = await deps.classifier.classify(upload.image, options, {
       requestId: res.locals['requestId'] as string,
-      deadline: Date.now() + Math.min(deps.requestTimeoutMs, deps.callTimeoutMs),
+      deadline: Date.now() + deps.requestTimeoutMs,
+      callTimeoutMs: deps.callTimeoutMs,
     });
     res.set('Server-Timing', serverTiming(result.timingsMs));
     res.json({

@@ -26,3 +26,31 @@ export function asRequestDeadline(err: unknown, deadline: number, requestDeadlin
   }
   return err;
 }
+
+/** A request's deadlines, as the services get them from the HTTP layer. */
+export interface RequestDeadlines {
+  /** Absolute deadline (ms since epoch) of the whole request. */
+  readonly deadline: number;
+  /** Each model-server call's own budget, ms (TRITON_TIMEOUT_MS). */
+  readonly callTimeoutMs: number;
+}
+
+/**
+ * Runs one model-server call of a request: never after the request's deadline (504
+ * `GW_ERR_DEADLINE` at once), with {@link callDeadline} as its deadline, and a timeout that was
+ * the request's own answered as the request's (see {@link asRequestDeadline}).
+ */
+export async function withCallDeadline<T>(ctx: RequestDeadlines, call: (deadline: number) => Promise<T>): Promise<T> {
+  if (Date.now() >= ctx.deadline) throw requestDeadlinePassed();
+  const deadline = callDeadline(ctx.deadline, ctx.callTimeoutMs);
+  try {
+    return await call(deadline);
+  } catch (err) {
+    throw asRequestDeadline(err, deadline, ctx.deadline);
+  }
+}
+
+/** The 504 of a request whose deadline passed between its model-server calls. */
+export function requestDeadlinePassed(): GatewayError {
+  return new GatewayError('GW_ERR_DEADLINE', 'the request deadline passed before the answer was complete');
+}

@@ -1,7 +1,8 @@
 /**
  * The triton folder's pure functions, with inputs no real server sends on demand: every gRPC
  * status code through toGatewayError (model-errors.test.ts maps the ones real servers answer),
- * classification strings of every shape, and the deadline arithmetic at its boundaries.
+ * classification strings of every shape, the deadline arithmetic at its boundaries, and what
+ * lazySpec makes of a failed read.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -9,7 +10,8 @@ import { Metadata, status } from '@grpc/grpc-js';
 import { joinBytesElements } from '../../../modelserver/src/tensors/tensor.js';
 import { GatewayError } from '../errors/index.js';
 import { parseClassification } from './classification.js';
-import { asRequestDeadline, callDeadline } from './deadlines.js';
+import { asRequestDeadline, callDeadline, withCallDeadline } from './deadlines.js';
+import { lazySpec } from './lazy-spec.js';
 import { RETRY_AFTER_SECONDS, toGatewayError } from './status-map.js';
 
 const serviceError = (code: status, details: string) => Object.assign(new Error(`${code} ${status[code]}: ${details}`), { code, details, metadata: new Metadata() });
@@ -85,5 +87,67 @@ describe('call deadlines', () => {
     assert.equal(asRequestDeadline(other, 1_000, 1_000), other);
     const notOurs = new Error('GW_ERR_TRITON_DEADLINE');
     assert.equal(asRequestDeadline(notOurs, 1_000, 1_000), notOurs);
+  });
+});
+
+describe('withCallDeadline', () => {
+  it('gives the call min(request deadline, now + call timeout), and makes no call once the request deadline passed', async () => {
+    const seen: number[] = [];
+    const before = Date.now();
+    assert.equal(await withCallDeadline({ deadline: before + 60_000, callTimeoutMs: 500 }, async (d) => (seen.push(d), 'ok')), 'ok');
+    await withCallDeadline({ deadline: before + 200, callTimeoutMs: 10_000 }, async (d) => seen.push(d));
+    assert.ok(seen[0]! >= before + 500 && seen[0]! <= Date.now() + 500, String(seen[0]! - before));
+    assert.equal(seen[1], before + 200);
+    let called = false;
+    await assert.rejects(
+      withCallDeadline({ deadline: Date.now() - 1, callTimeoutMs: 500 }, async () => (called = true)),
+      (e: GatewayError) => e.code === 'GW_ERR_DEADLINE' && e.detail === 'the request deadline passed before the answer was complete',
+    );
+    assert.equal(called, false);
+  });
+
+  it("answers a model-server timeout as the request's 504 only when the call had the request's deadline", async () => {
+    const timeout = async () => {
+      throw new GatewayError('GW_ERR_TRITON_DEADLINE', "ModelInfer 'm': Deadline exceeded");
+    };
+    await assert.rejects(withCallDeadline({ deadline: Date.now() + 60_000, callTimeoutMs: 500 }, timeout), (e: GatewayError) => e.code === 'GW_ERR_TRITON_DEADLINE');
+    await assert.rejects(withCallDeadline({ deadline: Date.now() + 500, callTimeoutMs: 60_000 }, timeout), (e: GatewayError) => e.code === 'GW_ERR_DEADLINE');
+  });
+});
+
+describe('lazySpec', () => {
+  it('reads once, retries after a failure, and calls a model it cannot read unavailable (503 with Retry-After)', async () => {
+    const answers: Array<() => Promise<string>> = [
+      async () => {
+        throw new GatewayError('GW_ERR_TRITON_REJECTED', "ModelConfig 'm': Request for unknown model");
+      },
+      async () => {
+        throw new Error("model 'm': no 'probabilities' output");
+      },
+      async () => 'spec',
+    ];
+    let reads = 0;
+    const spec = lazySpec('m', () => answers[reads++]!());
+    for (const reason of ["ModelConfig 'm': Request for unknown model", "model 'm': no 'probabilities' output"]) {
+      await assert.rejects(spec(), (e: GatewayError) => {
+        assert.deepEqual([e.code, e.status, e.retryAfterSeconds, e.detail], ['GW_ERR_MODEL_UNAVAILABLE', 503, 1, `model 'm' is not available: ${reason}`]);
+        return true;
+      });
+    }
+    assert.deepEqual([await spec(), await spec(), reads], ['spec', 'spec', 3]);
+  });
+
+  it('lets a down or slow model server answer for itself instead of calling the model unavailable', async () => {
+    for (const code of ['GW_ERR_TRITON_UNAVAILABLE', 'GW_ERR_TRITON_DEADLINE', 'GW_ERR_DEADLINE'] as const) {
+      const failure = new GatewayError(code, "ModelConfig 'm': Deadline exceeded");
+      let reads = 0;
+      const spec = lazySpec('m', async () => {
+        reads++;
+        throw failure;
+      });
+      await assert.rejects(spec(), (e) => e === failure);
+      await assert.rejects(spec(), (e) => e === failure);
+      assert.equal(reads, 2, `${code}: not cached`);
+    }
   });
 });
