@@ -26,27 +26,27 @@ export function slowRepository(delaysMs: Readonly<Record<string, number>>, copie
   cpSync(REPOSITORY, path, { recursive: true });
   for (const [name, from] of Object.entries(copies)) {
     cpSync(join(REPOSITORY, from), join(path, name), { recursive: true });
-    for (const file of configFiles(join(path, name))) {
-      const text = readFileSync(join(path, name, file), 'utf8');
-      writeFileSync(join(path, name, file), text.replace(`name: "${from}"`, `name: "${name}"`));
-    }
+    rewriteConfigs(join(path, name), (text) => text.replace(`name: "${from}"`, `name: "${name}"`));
   }
   for (const [model, ms] of Object.entries(delaysMs)) {
-    const dir = join(path, model);
-    for (const file of configFiles(dir)) {
-      const text = readFileSync(join(dir, file), 'utf8');
+    rewriteConfigs(join(path, model), (text, file) => {
       const maxBatch = /max_batch_size:\s*(\d+)/.exec(text)?.[1];
       if (!maxBatch) throw new Error(`${model}/${file}: no max_batch_size, so no dynamic batcher to slow down`);
       const batching = `dynamic_batching { preferred_batch_size: [ ${maxBatch} ] max_queue_delay_microseconds: ${ms * 1000} }`;
       const block = /dynamic_batching\s*\{[^}]*\}/;
-      writeFileSync(join(dir, file), block.test(text) ? text.replace(block, batching) : `${text}\n${batching}\n`);
-    }
+      return block.test(text) ? text.replace(block, batching) : `${text}\n${batching}\n`;
+    });
   }
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
 }
 
-/** config.pbtxt and the configs/*.pbtxt beside it (Triton's --model-config-name choices). */
-function configFiles(dir: string): string[] {
+/**
+ * Rewrites a model's config.pbtxt and the configs/*.pbtxt beside it (Triton's
+ * --model-config-name choices) with `rewrite(text, file)`.
+ */
+function rewriteConfigs(dir: string, rewrite: (text: string, file: string) => string): void {
   const configs = join(dir, 'configs');
-  return ['config.pbtxt', ...(existsSync(configs) ? readdirSync(configs).map((f) => join('configs', f)) : [])];
+  for (const file of ['config.pbtxt', ...(existsSync(configs) ? readdirSync(configs).map((f) => join('configs', f)) : [])]) {
+    writeFileSync(join(dir, file), rewrite(readFileSync(join(dir, file), 'utf8'), file));
+  }
 }

@@ -11,7 +11,7 @@ import { type CaptionTokenizer, generate, type GenerationConfig } from '../gener
 import { type ImageLimits, preprocessImage } from '../preprocess/index.js';
 import { parseClassification } from '../triton/classification.js';
 import type { RawTensor, TritonClient } from '../triton/client.js';
-import { type RequestDeadlines, requestDeadlinePassed, withCallDeadline } from '../triton/deadlines.js';
+import { type RequestDeadlines, throwIfRequestDeadlinePassed, withCallDeadline } from '../triton/deadlines.js';
 import { DecoderStepBatcher } from '../triton/decode-step.js';
 import { imageInput } from '../triton/image-input.js';
 import type { DecoderSpec, FoodCaptionSpec, ImageSpec } from '../triton/model-spec.js';
@@ -93,7 +93,10 @@ export class CaptionService {
     // Each step is a model-server call of its own: TRITON_TIMEOUT_MS bounds every one.
     const step = this.decoderSteps.stepFor({ imageEmbeds: embeds, deadline: ctx.deadline, callTimeoutMs: ctx.callTimeoutMs, requestId: ctx.requestId });
     // No step starts once the request's deadline has passed.
-    const guarded: typeof step = (sequences) => (Date.now() >= ctx.deadline ? Promise.reject(requestDeadlinePassed()) : step(sequences));
+    const guarded: typeof step = (sequences) => {
+      throwIfRequestDeadlinePassed(ctx);
+      return step(sequences);
+    };
     const result = await generate(guarded, prefix, config);
     const generateMs = since(t2);
     // As Hugging Face's BLIP does, the caption includes the prompt it continues.

@@ -41,7 +41,7 @@ export interface RequestDeadlines {
  * the request's own answered as the request's (see {@link asRequestDeadline}).
  */
 export async function withCallDeadline<T>(ctx: RequestDeadlines, call: (deadline: number) => Promise<T>): Promise<T> {
-  if (Date.now() >= ctx.deadline) throw requestDeadlinePassed();
+  throwIfRequestDeadlinePassed(ctx);
   const deadline = callDeadline(ctx.deadline, ctx.callTimeoutMs);
   try {
     return await call(deadline);
@@ -50,7 +50,7 @@ export async function withCallDeadline<T>(ctx: RequestDeadlines, call: (deadline
   }
 }
 
-/** The 504 of a request whose deadline passed between its model-server calls. */
-export function requestDeadlinePassed(): GatewayError {
-  return new GatewayError('GW_ERR_DEADLINE', 'the request deadline passed before the answer was complete');
+/** Throws the request's 504 (`GW_ERR_DEADLINE`) once its deadline has passed: no call starts after it. */
+export function throwIfRequestDeadlinePassed(ctx: Pick<RequestDeadlines, 'deadline'>): void {
+  if (Date.now() >= ctx.deadline) throw new GatewayError('GW_ERR_DEADLINE', 'the request deadline passed before the answer was complete');
 }

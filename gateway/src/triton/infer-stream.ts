@@ -31,6 +31,9 @@ interface Stream {
   open: boolean;
 }
 
+/** What requests waiting on, or sent to, a closed client fail with. */
+const CLIENT_CLOSED: Partial<ServiceError> = { code: status.UNAVAILABLE, details: 'client closed' };
+
 /** Thrown for a request the server answered with an error message on the stream. */
 export class StreamedRequestError extends Error {}
 
@@ -55,8 +58,8 @@ export class InferStreams {
    * {@link StreamedRequestError} when the server refused this request.
    */
   send(req: ModelInferRequest, deadline: number): Promise<ModelInferResponse> {
+    if (this.closed) return Promise.reject(toGatewayError(CLIENT_CLOSED, `ModelStreamInfer '${req.modelName}'`));
     const id = req.id ? `${this.sequence++}:${req.id}` : String(this.sequence++);
-    if (this.closed) return Promise.reject(toGatewayError({ code: status.UNAVAILABLE, details: 'client closed' }, `ModelStreamInfer '${req.modelName}'`));
     const stream = this.pick();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -73,7 +76,7 @@ export class InferStreams {
   close(): void {
     this.closed = true;
     for (const s of this.streams) if (s?.open) s.call.end();
-    this.failAll(undefined, { code: status.UNAVAILABLE, details: 'client closed' });
+    this.failAll(undefined, CLIENT_CLOSED);
   }
 
   private pick(): Stream {
