@@ -15,6 +15,7 @@ export const ERROR_CATALOGUE = {
   GW_ERR_UPLOAD_TOO_LARGE: { status: 413, title: 'Upload too large' },
   GW_ERR_UPLOAD_UNSUPPORTED_TYPE: { status: 415, title: 'Not an image upload' },
   GW_ERR_UPLOAD_MALFORMED: { status: 400, title: 'Malformed upload' },
+  GW_ERR_UPLOAD_TIMEOUT: { status: 408, title: 'Upload timed out' },
   // validation: options
   GW_ERR_OPTION_INVALID: { status: 400, title: 'Invalid option' },
   // preprocess: the image
@@ -29,6 +30,9 @@ export const ERROR_CATALOGUE = {
   GW_ERR_MODEL_UNAVAILABLE: { status: 503, title: 'Model not available' },
   // generation and everything else
   GW_ERR_DEADLINE: { status: 504, title: 'Request deadline exceeded' },
+  GW_ERR_OVERLOADED: { status: 503, title: 'Service overloaded' },
+  // nginx's 499: never sent (the client is gone), but logged and counted with the stage reached.
+  GW_ERR_CLIENT_CLOSED: { status: 499, title: 'Client closed the request' },
   GW_ERR_NOT_FOUND: { status: 404, title: 'Not found' },
   GW_ERR_INTERNAL: { status: 500, title: 'Internal error' },
 } as const satisfies Record<string, ErrorDefinition>;
