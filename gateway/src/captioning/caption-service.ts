@@ -91,8 +91,8 @@ export class CaptionService {
       repetitionPenalty: options.repetition_penalty,
     };
     // Each step is a model-server call of its own: TRITON_TIMEOUT_MS bounds every one.
-    const step = this.decoderSteps.stepFor({ imageEmbeds: embeds, deadline: ctx.deadline, callTimeoutMs: ctx.callTimeoutMs, requestId: ctx.requestId });
-    // No step starts once the request's deadline has passed.
+    const step = this.decoderSteps.stepFor({ imageEmbeds: embeds, deadline: ctx.deadline, callTimeoutMs: ctx.callTimeoutMs, requestId: ctx.requestId, ...(ctx.signal ? { signal: ctx.signal } : {}) });
+    // No step starts once the request's deadline has passed or its client has gone.
     const guarded: typeof step = (sequences) => {
       throwIfRequestDeadlinePassed(ctx);
       return step(sequences);
@@ -115,8 +115,8 @@ export class CaptionService {
   /** The caption encoder's image embeddings. */
   private async encode(pixelValues: Float32Array, ctx: CaptionContext): Promise<RawTensor> {
     const { encoder } = this.models;
-    const out = await withCallDeadline(ctx, (deadline) =>
-      this.client.inferStreamed(encoder.model, imageInput(encoder.inputName, encoder.size, pixelValues), { deadline, requestId: ctx.requestId }),
+    const out = await withCallDeadline(ctx, (deadline, signal) =>
+      this.client.inferStreamed(encoder.model, imageInput(encoder.inputName, encoder.size, pixelValues), { deadline, signal, requestId: ctx.requestId }),
     );
     const embeds = [...out.values()][0];
     if (!embeds) throw new GatewayError('GW_ERR_TRITON_INTERNAL', `model '${encoder.model}' returned no output`);
@@ -127,9 +127,10 @@ export class CaptionService {
   private async encodeWithFood(pixelValues: Float32Array, ctx: CaptionContext): Promise<{ embeds: RawTensor; food: { label: string; confidence: number } }> {
     const spec = await this.models.foodCaption();
     const { encoder } = this.models;
-    const out = await withCallDeadline(ctx, (deadline) =>
+    const out = await withCallDeadline(ctx, (deadline, signal) =>
       this.client.inferStreamed(spec.model, imageInput(spec.inputName, encoder.size, pixelValues), {
         deadline,
+        signal,
         requestId: ctx.requestId,
         outputs: [{ name: spec.scoresOutput, classification: 1 }, { name: spec.embedsOutput }],
       }),

@@ -65,9 +65,10 @@ export class ClassifyService {
 
     const t1 = performance.now();
     const k = Math.min(options.top_k, spec.classes);
-    const out = await withCallDeadline(ctx, (deadline) =>
+    const out = await withCallDeadline(ctx, (deadline, signal) =>
       this.client.inferStreamed(spec.model, imageInput(spec.image.inputName, size, pixelValues), {
         deadline,
+        signal,
         requestId: ctx.requestId,
         outputs: [{ name: spec.scoresOutput, classification: k }, { name: spec.embeddingOutput }],
       }),

@@ -5,3 +5,4 @@
 export { ERROR_CATALOGUE } from './catalogue.js';
 export type { ErrorCode, ErrorDefinition } from './catalogue.js';
 export { GatewayError } from './gateway-error.js';
+export { abortReason } from './abort-reason.js';

@@ -102,7 +102,7 @@ describe('TritonClient call reporting (onCall)', () => {
     await own.inferStreamed('food_classifier', pixels(), { deadline: later() });
     const waiting = own.inferStreamed('food_classifier', pixels(), { deadline: later() });
     own.close();
-    await assert.rejects(waiting, (e: GatewayError) => e.code === 'GW_ERR_TRITON_UNAVAILABLE' && e.detail === 'ModelStreamInfer: client closed');
+    await assert.rejects(waiting, (e: GatewayError) => e.code === 'GW_ERR_TRITON_UNAVAILABLE' && e.detail === "ModelStreamInfer 'food_classifier': client closed");
     await assert.rejects(own.infer('food_classifier', pixels(), { deadline: later() }), (e: GatewayError) => e.code === 'GW_ERR_TRITON_UNAVAILABLE' && e.detail === "ModelInfer 'food_classifier': Channel has been shut down");
     await assert.rejects(own.inferStreamed('food_classifier', pixels(), { deadline: later() }), (e: GatewayError) => e.code === 'GW_ERR_TRITON_UNAVAILABLE' && e.detail === "ModelStreamInfer 'food_classifier': client closed");
   });

@@ -14,8 +14,8 @@ import type {
 } from '../../../proto/gen/grpc_service.js';
 import type { ModelConfig } from '../../../proto/gen/model_config.js';
 import { InferenceServiceDefinition } from '../../../proto/tensor-wire.js';
-import { type ErrorCode, GatewayError } from '../errors/index.js';
-import { InferStreams, StreamedRequestError } from './infer-stream.js';
+import { abortReason, type ErrorCode, GatewayError } from '../errors/index.js';
+import { InferStreams } from './infer-stream.js';
 import { toGatewayError } from './status-map.js';
 
 /** A tensor as raw little-endian bytes, as the protocol carries it. */
@@ -32,6 +32,11 @@ export interface InferOptions {
   readonly requestId?: string;
   /** Outputs to return; `classification` top-k replaces that output with `score:index:label`. */
   readonly outputs?: ReadonlyArray<{ name: string; classification?: number }>;
+  /**
+   * Aborting it abandons the call and rejects with the signal's reason: a unary call is
+   * cancelled on the wire (the server drops it if still queued), a streamed one stops waiting.
+   */
+  readonly signal?: AbortSignal;
 }
 
 // Triton's own clients set both limits to INT32_MAX; grpc-js receives only 4 MiB by default and
@@ -96,18 +101,30 @@ export class TritonClient {
   }
 
   private call<Req, Res>(
-    method: (req: Req, md: Metadata, opts: { deadline: number }, cb: Callback<Res>) => unknown,
+    method: (req: Req, md: Metadata, opts: { deadline: number }, cb: Callback<Res>) => { cancel(): void },
     req: Req,
     deadline: number,
     what: string,
+    signal?: AbortSignal,
   ): Promise<Res> {
     return new Promise((resolve, reject) => {
+      if (signal?.aborted) return reject(abortReason(signal));
+      const onAbort = () => {
+        reject(abortReason(signal!));
+        call?.cancel();
+      };
+      let call: { cancel(): void } | undefined;
       try {
-        method.call(this.client, req, new Metadata(), { deadline }, (err, res) => (err ? reject(toGatewayError(err, what)) : resolve(res)));
+        call = method.call(this.client, req, new Metadata(), { deadline }, (err, res) => {
+          signal?.removeEventListener('abort', onAbort);
+          if (err) reject(toGatewayError(err, what));
+          else resolve(res);
+        });
       } catch (err) {
         // grpc-js throws at once on a closed client ("Channel has been shut down").
-        reject(toGatewayError({ code: status.UNAVAILABLE, details: (err as Error).message }, what));
+        return reject(toGatewayError({ code: status.UNAVAILABLE, details: (err as Error).message }, what));
       }
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
 
@@ -143,34 +160,29 @@ export class TritonClient {
   /** Runs `model` on `inputs` in a ModelInfer call; returns the outputs by name (Triton does not keep their order). */
   async infer(model: string, inputs: Readonly<Record<string, RawTensor>>, options: InferOptions): Promise<Map<string, RawTensor>> {
     const req = inferRequest(model, inputs, options);
-    return this.timed(model, () => this.call(this.client.modelInfer, req, options.deadline, `ModelInfer '${model}'`));
+    return this.timed(model, options.signal, () => this.call(this.client.modelInfer, req, options.deadline, `ModelInfer '${model}'`, options.signal));
   }
 
   /**
    * {@link infer} over a shared ModelStreamInfer stream: the same request and answer at about half
    * the CPU per call (see infer-stream.ts), so every inference on the request path uses it: an
    * encoder call at batch 1 took 1.9 ms instead of 2.8 on the embedded server. A request the
-   * server refuses on the stream comes back as a message without a gRPC status, so it is sent
-   * once more as a unary call, whose status says what failed (or which succeeds, if the refusal
-   * was a full queue).
+   * server refuses on the stream fails with the status its message names, and is never sent
+   * again (a full queue would only get fuller).
    */
   async inferStreamed(model: string, inputs: Readonly<Record<string, RawTensor>>, options: InferOptions): Promise<Map<string, RawTensor>> {
     const req = inferRequest(model, inputs, options);
-    try {
-      return await this.timed(model, () => this.streams.send(req, options.deadline));
-    } catch (err) {
-      if (!(err instanceof StreamedRequestError)) throw err;
-      return this.infer(model, inputs, options);
-    }
+    return this.timed(model, options.signal, () => this.streams.send(req, options.deadline, options.signal));
   }
 
-  private async timed(model: string, send: () => Promise<ModelInferResponse>): Promise<Map<string, RawTensor>> {
+  private async timed(model: string, signal: AbortSignal | undefined, send: () => Promise<ModelInferResponse>): Promise<Map<string, RawTensor>> {
     const t0 = performance.now();
     let res: ModelInferResponse;
     try {
       res = await send();
     } catch (err) {
-      if (!(err instanceof StreamedRequestError)) this.onCall?.(model, (performance.now() - t0) / 1000, failureOf(err));
+      // An abandoned call is the caller's decision, not a model-server failure.
+      if (!signal?.aborted) this.onCall?.(model, (performance.now() - t0) / 1000, failureOf(err));
       throw err;
     }
     this.onCall?.(model, (performance.now() - t0) / 1000);
@@ -191,7 +203,9 @@ function inferRequest(model: string, inputs: Readonly<Record<string, RawTensor>>
     modelName: model,
     modelVersion: '',
     id: options.requestId ?? '',
-    parameters: {},
+    // Triton's queue drops the request once this passes (with the model's queue policy allowing
+    // timeout overrides), instead of running work whose caller has stopped waiting.
+    parameters: { timeout: { int64Param: BigInt(Math.max(1, Math.ceil(options.deadline - Date.now())) * 1000) } },
     inputs: names.map((name) => ({
       name,
       datatype: inputs[name]!.datatype,

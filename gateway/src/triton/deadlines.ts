@@ -6,7 +6,7 @@
  * (`GW_ERR_DEADLINE`), not the model server's (`GW_ERR_TRITON_DEADLINE`): the client learns
  * which limit it hit.
  */
-import { GatewayError } from '../errors/index.js';
+import { abortReason, GatewayError } from '../errors/index.js';
 
 /**
  * The absolute deadline (ms since epoch) of one model-server call started `now`: at most
@@ -33,6 +33,11 @@ export interface RequestDeadlines {
   readonly deadline: number;
   /** Each model-server call's own budget, ms (TRITON_TIMEOUT_MS). */
   readonly callTimeoutMs: number;
+  /**
+   * Aborted when nobody waits for the answer any more (the client went away): the call in
+   * flight is abandoned and no other starts; it rejects with the signal's reason.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -40,17 +45,21 @@ export interface RequestDeadlines {
  * `GW_ERR_DEADLINE` at once), with {@link callDeadline} as its deadline, and a timeout that was
  * the request's own answered as the request's (see {@link asRequestDeadline}).
  */
-export async function withCallDeadline<T>(ctx: RequestDeadlines, call: (deadline: number) => Promise<T>): Promise<T> {
+export async function withCallDeadline<T>(ctx: RequestDeadlines, call: (deadline: number, signal?: AbortSignal) => Promise<T>): Promise<T> {
   throwIfRequestDeadlinePassed(ctx);
   const deadline = callDeadline(ctx.deadline, ctx.callTimeoutMs);
   try {
-    return await call(deadline);
+    return await call(deadline, ctx.signal);
   } catch (err) {
     throw asRequestDeadline(err, deadline, ctx.deadline);
   }
 }
 
-/** Throws the request's 504 (`GW_ERR_DEADLINE`) once its deadline has passed: no call starts after it. */
-export function throwIfRequestDeadlinePassed(ctx: Pick<RequestDeadlines, 'deadline'>): void {
+/**
+ * Throws once the request should stop: the signal's reason when it was aborted, the request's
+ * 504 (`GW_ERR_DEADLINE`) once its deadline has passed. No call starts after either.
+ */
+export function throwIfRequestDeadlinePassed(ctx: Pick<RequestDeadlines, 'deadline' | 'signal'>): void {
+  if (ctx.signal?.aborted) throw abortReason(ctx.signal);
   if (Date.now() >= ctx.deadline) throw new GatewayError('GW_ERR_DEADLINE', 'the request deadline passed before the answer was complete');
 }

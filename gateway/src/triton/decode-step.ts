@@ -11,7 +11,7 @@
  * merges these requests further, with those of other gateway replicas.
  */
 import type { DecodeStep } from '../generation/index.js';
-import { GatewayError } from '../errors/index.js';
+import { abortReason, GatewayError } from '../errors/index.js';
 import { float32View, type RawTensor, type TritonClient } from './client.js';
 import { asRequestDeadline, callDeadline } from './deadlines.js';
 import { decoderInputs } from './decoder-inputs.js';
@@ -28,6 +28,8 @@ export interface DecodeStepOptions {
    */
   readonly callTimeoutMs?: number;
   readonly requestId?: string;
+  /** Aborted when the caption is abandoned: its step stops waiting (rejects with the reason). */
+  readonly signal?: AbortSignal;
 }
 
 interface PendingStep {
@@ -110,6 +112,20 @@ export class DecoderStepBatcher {
     const timers = group.map((step) =>
       step.deadline < deadline ? setTimeout(() => step.reject(expired(step, spec.model)), step.deadline - Date.now()) : undefined,
     );
+    // An abandoned member stops waiting at once; once every member is abandoned, so is the call.
+    const abandon = new AbortController();
+    let abandoned = 0;
+    const unlisten = group.map((step) => {
+      const signal = step.options.signal;
+      if (!signal) return () => {};
+      const onAbort = () => {
+        step.reject(abortReason(signal));
+        if (++abandoned === group.length) abandon.abort(abortReason(signal));
+      };
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
+      return () => signal.removeEventListener('abort', onAbort);
+    });
     try {
       const out = await this.client.inferStreamed(
         spec.model,
@@ -118,7 +134,7 @@ export class DecoderStepBatcher {
           attention_mask: { datatype: 'INT64', shape: [n, L], raw: new Uint8Array(attentionMask.buffer) },
           image_embeds: { datatype: 'FP32', shape: [n, ...spec.embedsShape], raw: embeds },
         },
-        { deadline, requestId, outputs: [{ name: 'logits' }] },
+        { deadline, requestId, outputs: [{ name: 'logits' }], signal: abandon.signal },
       );
       const logits = out.get('logits');
       if (!logits || logits.raw.byteLength !== n * spec.vocabSize * 4) {
@@ -136,6 +152,7 @@ export class DecoderStepBatcher {
       for (const step of group) step.reject(asRequestDeadline(error, step.deadline, step.options.deadline));
     } finally {
       for (const t of timers) clearTimeout(t);
+      for (const off of unlisten) off();
     }
   }
 }

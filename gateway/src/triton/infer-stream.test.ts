@@ -10,7 +10,7 @@ import { describe, it } from 'node:test';
 import { status } from '@grpc/grpc-js';
 import type { ModelInferRequest, ModelInferResponse } from '../../../proto/gen/grpc_service.js';
 import { GatewayError } from '../errors/index.js';
-import { InferStreams, type OpenStream, StreamedRequestError } from './infer-stream.js';
+import { InferStreams, type OpenStream } from './infer-stream.js';
 
 /** A stream that records what is written and answers only when the test says so. */
 class ScriptedStream extends EventEmitter {
@@ -65,7 +65,7 @@ describe('InferStreams', () => {
     await Promise.all([a, b]);
   });
 
-  it('an error message on the stream is a StreamedRequestError for that request only; an answer without infer_response too', async () => {
+  it('an error message on the stream fails that request only, with the status its words name; an answer without infer_response too', async () => {
     const { pool, opened } = streams(1);
     const refused = settled(pool.send(request(), later()));
     const empty = settled(pool.send(request(), later()));
@@ -75,14 +75,48 @@ describe('InferStreams', () => {
     opened[0]!.emit('data', { errorMessage: '', inferResponse: undefined });
     opened[0]!.emit('data', { errorMessage: '', inferResponse: { id: 'nobody', outputs: [] } });
     opened[0]!.answer(c!);
-    const refusal = (await refused) as { error: Error };
-    assert.ok(refusal.error instanceof StreamedRequestError);
-    assert.equal(refusal.error.message, 'Exceeds maximum queue size');
+    const refusal = (await refused) as { error: GatewayError };
+    assert.deepEqual([refusal.error.code, refusal.error.detail], ['GW_ERR_OVERLOADED', "ModelStreamInfer 'm': Exceeds maximum queue size"]);
+    assert.equal((refusal.error.cause as { code: number }).code, status.UNAVAILABLE);
     await fine;
     // The answer without infer_response carries no id, so it reached no one: b still waits.
     opened[0]!.emit('data', { errorMessage: '', inferResponse: undefined, id: b });
     pool.close();
     assert.equal(((await empty) as { error: GatewayError }).error.code, 'GW_ERR_TRITON_UNAVAILABLE');
+  });
+
+  it('an aborted request is abandoned at once with the signal\'s reason; its late answer goes nowhere and the others still get theirs', async () => {
+    const { pool, opened } = streams(1);
+    const controller = new AbortController();
+    const abandoned = settled(pool.send(request(), later(), controller.signal));
+    const other = pool.send(request(), later());
+    const reason = new Error('client went away');
+    controller.abort(reason);
+    assert.equal(((await abandoned) as { error: Error }).error, reason);
+    const [a, b] = opened[0]!.written.map((r) => r.id);
+    opened[0]!.answer(a!);
+    opened[0]!.answer(b!);
+    await other;
+    // Already aborted: nothing is written.
+    await assert.rejects(pool.send(request(), later(), controller.signal), (e) => e === reason);
+    assert.equal(opened[0]!.written.length, 2);
+  });
+
+  it('refusals read their status from Triton\'s words: unknown model, bad input, not ready, queue timeout, anything else INTERNAL', async () => {
+    const { pool, opened } = streams(1);
+    const cases = [
+      ["Request for unknown model: 'x' is not found", 'GW_ERR_TRITON_REJECTED', status.NOT_FOUND],
+      ["[request id: 7] unexpected shape for input 'a' for model 'm'. Expected [-1,3], got [1,4]. ", 'GW_ERR_TRITON_REJECTED', status.INVALID_ARGUMENT],
+      ["Request for unknown model: 'm' version 1 is not at ready state", 'GW_ERR_TRITON_UNAVAILABLE', status.UNAVAILABLE],
+      ['Request timeout expired', 'GW_ERR_TRITON_DEADLINE', status.UNAVAILABLE],
+      ['onnx runtime error 6: Non-zero status code returned while running Gather node', 'GW_ERR_TRITON_INTERNAL', status.INTERNAL],
+    ] as const;
+    const sent = cases.map(() => settled(pool.send(request(), later())));
+    opened[0]!.written.forEach((r, i) => opened[0]!.emit('data', { errorMessage: cases[i]![0], inferResponse: { id: r.id } }));
+    for (const [i, [, code, grpc]] of cases.entries()) {
+      const { error } = (await sent[i]) as { error: GatewayError };
+      assert.deepEqual([error.code, (error.cause as { code: number }).code], [code, grpc], cases[i]![0]);
+    }
   });
 
   it('a request without an answer by its deadline is GW_ERR_TRITON_DEADLINE; its late answer goes nowhere', async () => {
@@ -103,7 +137,7 @@ describe('InferStreams', () => {
     const onSecond = settled(pool.send(request(), later()));
     opened[0]!.emit('error', Object.assign(new Error('14 UNAVAILABLE: reset'), { code: status.UNAVAILABLE, details: 'connection reset' }));
     const failed = ((await onFirst) as { error: GatewayError }).error;
-    assert.deepEqual([failed.code, failed.detail], ['GW_ERR_TRITON_UNAVAILABLE', 'ModelStreamInfer: connection reset']);
+    assert.deepEqual([failed.code, failed.detail], ['GW_ERR_TRITON_UNAVAILABLE', "ModelStreamInfer 'm': connection reset"]);
     // The other stream's request still waits, and is answered.
     opened[1]!.answer(opened[1]!.written[0]!.id);
     assert.ok('value' in (await onSecond));
@@ -118,7 +152,7 @@ describe('InferStreams', () => {
     const ended = settled(pool.send(request(), later()));
     opened[2]!.emit('end');
     const error = ((await ended) as { error: GatewayError }).error;
-    assert.deepEqual([error.code, error.detail], ['GW_ERR_TRITON_UNAVAILABLE', 'ModelStreamInfer: stream ended by the server']);
+    assert.deepEqual([error.code, error.detail], ['GW_ERR_TRITON_UNAVAILABLE', "ModelStreamInfer 'm': stream ended by the server"]);
     // The rotation goes on to stream 1, then back to slot 0, whose stream ended: a fourth.
     const reopened = [pool.send(request(), later()), pool.send(request(), later())];
     assert.equal(opened.length, 4);
@@ -148,8 +182,8 @@ describe('InferStreams', () => {
     for (const w of await Promise.all(waiting)) {
       const e = (w as { error: GatewayError }).error;
       assert.equal(e.code, 'GW_ERR_TRITON_UNAVAILABLE');
-      assert.match(e.detail, /^ModelStreamInfer: (client closed|stream ended by the server)$/);
+      assert.match(e.detail, /^ModelStreamInfer 'm': (client closed|stream ended by the server)$/);
     }
-    assert.equal(((await waiting[0]!) as { error: GatewayError }).error.detail, 'ModelStreamInfer: client closed');
+    assert.equal(((await waiting[0]!) as { error: GatewayError }).error.detail, "ModelStreamInfer 'm': client closed");
   });
 });

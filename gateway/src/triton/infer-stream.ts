@@ -14,7 +14,8 @@
  */
 import { type ClientDuplexStream, type ServiceError, status } from '@grpc/grpc-js';
 import type { ModelInferRequest, ModelInferResponse, ModelStreamInferResponse } from '../../../proto/gen/grpc_service.js';
-import { toGatewayError } from './status-map.js';
+import { abortReason } from '../errors/index.js';
+import { streamRefusalStatus, toGatewayError } from './status-map.js';
 
 /** Opens a new ModelStreamInfer call on the client's channel. */
 export type OpenStream = () => ClientDuplexStream<ModelInferRequest, ModelStreamInferResponse>;
@@ -24,6 +25,10 @@ interface Waiting {
   readonly reject: (err: Error) => void;
   readonly timer: NodeJS.Timeout;
   readonly stream: Stream;
+  /** What failures are reported as, e.g. `ModelStreamInfer 'caption_decoder'`. */
+  readonly what: string;
+  /** Removes the abort listener; called when the request settles. */
+  readonly unlisten: () => void;
 }
 
 interface Stream {
@@ -33,9 +38,6 @@ interface Stream {
 
 /** What requests waiting on, or sent to, a closed client fail with. */
 const CLIENT_CLOSED: Partial<ServiceError> = { code: status.UNAVAILABLE, details: 'client closed' };
-
-/** Thrown for a request the server answered with an error message on the stream. */
-export class StreamedRequestError extends Error {}
 
 export class InferStreams {
   private readonly streams: Array<Stream | undefined>;
@@ -53,23 +55,43 @@ export class InferStreams {
 
   /**
    * Sends `req` (its `id` is replaced by a unique one that keeps the original as a suffix, for
-   * Triton's logs) and resolves with its response. Rejects with a GatewayError (504 after
-   * `deadline`, the mapped gRPC status when the stream fails), or with a
-   * {@link StreamedRequestError} when the server refused this request.
+   * Triton's logs) and resolves with its response. Rejects with a GatewayError: 504 after
+   * `deadline`, the mapped gRPC status when the stream fails, and for a request the server
+   * refused the status its words name (see {@link streamRefusalStatus}). When `signal` aborts,
+   * the request is abandoned: it rejects at once with the signal's reason. A stream has no way
+   * to withdraw one request, so the server may still run it; Triton drops it from its queue once
+   * the request's `timeout` parameter passes.
    */
-  send(req: ModelInferRequest, deadline: number): Promise<ModelInferResponse> {
-    if (this.closed) return Promise.reject(toGatewayError(CLIENT_CLOSED, `ModelStreamInfer '${req.modelName}'`));
+  send(req: ModelInferRequest, deadline: number, signal?: AbortSignal): Promise<ModelInferResponse> {
+    const what = `ModelStreamInfer '${req.modelName}'`;
+    if (this.closed) return Promise.reject(toGatewayError(CLIENT_CLOSED, what));
+    if (signal?.aborted) return Promise.reject(abortReason(signal));
     const id = req.id ? `${this.sequence++}:${req.id}` : String(this.sequence++);
     const stream = this.pick();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.waiting.delete(id);
+        this.settle(id);
         // As a unary call's DEADLINE_EXCEEDED, so metrics name the same gRPC status either way.
-        reject(toGatewayError({ code: status.DEADLINE_EXCEEDED, details: 'no response before the deadline' }, `ModelStreamInfer '${req.modelName}'`));
+        reject(toGatewayError({ code: status.DEADLINE_EXCEEDED, details: 'no response before the deadline' }, what));
       }, Math.max(0, deadline - Date.now()));
-      this.waiting.set(id, { resolve, reject, timer, stream });
+      const onAbort = () => {
+        if (this.settle(id)) reject(abortReason(signal!));
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const unlisten = () => signal?.removeEventListener('abort', onAbort);
+      this.waiting.set(id, { resolve, reject, timer, stream, what, unlisten });
       stream.call.write({ ...req, id });
     });
+  }
+
+  /** Takes request `id` out of the waiting set, if still there; returns whether it was. */
+  private settle(id: string): Waiting | undefined {
+    const w = this.waiting.get(id);
+    if (!w) return undefined;
+    this.waiting.delete(id);
+    clearTimeout(w.timer);
+    w.unlisten();
+    return w;
   }
 
   /** Ends every stream; requests still waiting, and any sent later, fail as UNAVAILABLE. */
@@ -100,22 +122,18 @@ export class InferStreams {
   }
 
   private onResponse(msg: ModelStreamInferResponse): void {
-    const id = msg.inferResponse?.id ?? '';
-    const w = this.waiting.get(id);
-    if (!w) return; // its deadline passed; the late answer has no one to go to
-    this.waiting.delete(id);
-    clearTimeout(w.timer);
-    if (msg.errorMessage) w.reject(new StreamedRequestError(msg.errorMessage));
-    else if (!msg.inferResponse) w.reject(new StreamedRequestError('stream response without infer_response'));
+    const w = this.settle(msg.inferResponse?.id ?? '');
+    if (!w) return; // its deadline passed or it was abandoned; the late answer has no one to go to
+    if (msg.errorMessage) w.reject(toGatewayError(streamRefusalStatus(msg.errorMessage), w.what));
+    else if (!msg.inferResponse) w.reject(toGatewayError({ code: status.INTERNAL, details: 'stream response without infer_response' }, w.what));
     else w.resolve(msg.inferResponse);
   }
 
   private failAll(stream: Stream | undefined, err: Partial<ServiceError>): void {
     for (const [id, w] of this.waiting) {
       if (stream && w.stream !== stream) continue;
-      this.waiting.delete(id);
-      clearTimeout(w.timer);
-      w.reject(toGatewayError(err, 'ModelStreamInfer'));
+      this.settle(id);
+      w.reject(toGatewayError(err, w.what));
     }
   }
 }
