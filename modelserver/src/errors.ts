@@ -30,6 +30,15 @@ export function unavailable(message: string): InferenceServerError {
   return new InferenceServerError(status.UNAVAILABLE, message);
 }
 
+/**
+ * CANCELLED: the request was withdrawn while queued. Triton's batcher answers such a request
+ * with a bare CANCELLED status, no message (core dynamic_batch_scheduler.cc,
+ * FinishRejectedCancelledRequests); its client has already gone, so nobody reads it.
+ */
+export function cancelled(): InferenceServerError {
+  return new InferenceServerError(status.CANCELLED, '');
+}
+
 /** INTERNAL: the backend failed. */
 export function internal(message: string): InferenceServerError {
   return new InferenceServerError(status.INTERNAL, message);

@@ -1,8 +1,9 @@
 /**
  * @module scheduler/default-scheduler.test
  * Triton's default scheduler on real ONNX Runtime instances: one request per execution, in
- * arrival order, on whichever instance is free; draining. Judged by recorded batch sizes and
- * the order answers arrive in, with requests sent in one synchronous pass.
+ * arrival order, on whichever instance is free; cancelled requests run too; draining. Judged
+ * by recorded batch sizes and the order answers arrive in, with requests sent in one
+ * synchronous pass.
  */
 import { status } from '@grpc/grpc-js';
 import assert from 'node:assert/strict';
@@ -44,6 +45,19 @@ describe('default scheduler', () => {
       log.track('third', scheduler.infer(slowJob(1))),
     ]);
     assert.deepEqual(log.order, ['light', 'third', 'heavy']);
+  });
+
+  test('runs a request cancelled while queued anyway, as Triton without dynamic batching does', async () => {
+    // Triton hands such requests straight to its rate limiter, which never looks at
+    // cancellation (checked on tritonserver 2.51 by test/cancellation.test.ts).
+    const ctx = context();
+    const scheduler = new DefaultScheduler([fast], ctx);
+    const controller = new AbortController();
+    const answers = [scheduler.infer(job(1, 1)), scheduler.infer({ ...job(1, 2), signal: controller.signal })];
+    controller.abort();
+    const [, cancelled] = await Promise.all(answers);
+    assert.equal(cancelled!.size, 1);
+    assert.deepEqual(batchCounts(ctx.stats), [[1, 2]]);
   });
 
   test('drain refuses new requests and resolves once queued and running ones are answered', async () => {

@@ -1,7 +1,9 @@
 /**
  * @module scheduler/default-scheduler
  * Triton's default scheduler, used when a model has no `dynamic_batching`: requests run one
- * per execution, in arrival order, on whichever instance is free.
+ * per execution, in arrival order, on whichever instance is free. A job's `signal` is not looked
+ * at: Triton hands these requests straight to its rate limiter, which runs cancelled ones too
+ * (core dynamic_batch_scheduler.cc Enqueue, `!dynamic_batching_enabled_`).
  */
 import type { ModelInstance } from '../backend/model-instance.js';
 import { unavailable } from '../errors.js';

@@ -17,6 +17,13 @@
  * Work is proportional to the requests handled, not to the queue's length: queues are linked
  * lists, timeouts sit in a heap, and the batch being formed is kept between passes (Triton's
  * pending-batch cursor), so an arrival behind a busy instance costs O(log n) at most.
+ *
+ * A cancelled request (its job's `signal` aborted) is dropped and answered CANCELLED when batch
+ * forming reaches it, as Triton's PolicyQueue::ApplyPolicy does; until an instance is free it
+ * stays queued and keeps its place against max_queue_size, as in Triton. A cancellation forms
+ * the pending batch again, so a batch only ever runs requests that were not cancelled when it
+ * was sent (Triton re-walks its pending batch on every pass, to the same effect): O(1), plus at
+ * most one batch formed again.
  */
 import {
   type ModelDynamicBatching,
@@ -24,7 +31,7 @@ import {
   ModelQueuePolicy_TimeoutAction,
 } from '../../../proto/gen/model_config.js';
 import type { ModelInstance } from '../backend/model-instance.js';
-import { unavailable } from '../errors.js';
+import { cancelled, unavailable } from '../errors.js';
 import type { Tensor } from '../tensors/tensor.js';
 import type { BatchContext, QueuedJob } from './execute-batch.js';
 import { InstancePool } from './instance-pool.js';
@@ -51,6 +58,8 @@ interface Entry extends QueuedJob, QueueLinks<Entry> {
   /** Index of the list in service order that holds it (see `lists`), -1 once it has left. */
   at: number;
   timeout: Timeout | undefined;
+  /** Its listener on `job.signal`, removed once it leaves the batcher. */
+  onAbort: (() => void) | undefined;
 }
 
 /** The batch being formed from the head of the queue, kept between passes like Triton's cursor. */
@@ -175,6 +184,7 @@ export class DynamicBatcher implements Scheduler {
         at: 2 * level,
         enqueuedNs: now,
         timeout: undefined,
+        onAbort: undefined,
         prev: undefined,
         next: undefined,
         resolve,
@@ -185,11 +195,18 @@ export class DynamicBatcher implements Scheduler {
         this.timeouts.push(entry.timeout);
         this.liveTimeouts++;
       }
+      if (job.signal && !job.signal.aborted) {
+        // The batch being formed may count on this request: form it again. (While a batch is
+        // kept between passes every queued request is in it, so no narrower test is needed.)
+        // The request itself is dropped when batch forming next reaches it.
+        entry.onAbort = () => this.resetPending();
+        job.signal.addEventListener('abort', entry.onAbort, { once: true });
+      }
       this.lists[entry.at]!.push(entry);
       this.queued++;
       // An arrival ahead of where the pending batch has got to (a higher priority level) changes
       // the head of the queue: form the batch again, as Triton invalidates its cursor.
-      if (this.pending.last && entry.at < this.pending.last.at) this.pending = emptyBatch();
+      if (this.pending.last && entry.at < this.pending.last.at) this.resetPending();
       this.pump();
     });
   }
@@ -218,7 +235,8 @@ export class DynamicBatcher implements Scheduler {
         wakeAt = next;
         break;
       }
-      this.pool.run(this.take(next));
+      // 0: every request left was cancelled and has been dropped.
+      if (next > 0) this.pool.run(this.take(next));
     }
     // DELAYed requests never expire again, so only requests still in their level's queue count.
     const deadline = this.nextDeadline();
@@ -242,10 +260,29 @@ export class DynamicBatcher implements Scheduler {
         this.lists[e.at]!.push(e);
       } else {
         this.queued--;
+        this.forget(e);
         e.reject(unavailable('Request timeout expired'));
       }
     }
-    if (expired) this.pending = emptyBatch();
+    if (expired) this.resetPending();
+  }
+
+  /** Drops a queued request whose client has gone (Triton: FinishRejectedCancelledRequests). */
+  private drop(e: Entry): void {
+    this.leaveQueue(e);
+    this.forget(e);
+    this.queued--;
+    e.reject(cancelled());
+  }
+
+  /** Stops listening for `e`'s cancellation: it has left the batcher. */
+  private forget(e: Entry): void {
+    if (e.onAbort) e.job.signal!.removeEventListener('abort', e.onAbort);
+    e.onAbort = undefined;
+  }
+
+  private resetPending(): void {
+    this.pending = emptyBatch();
   }
 
   /** Takes `e` out of its list and out of the timeout heap's live count. */
@@ -291,6 +328,10 @@ export class DynamicBatcher implements Scheduler {
       const e = this.after(p.last);
       if (!e) break;
       this.visits++;
+      if (e.job.signal?.aborted) {
+        this.drop(e);
+        continue;
+      }
       const rows = Math.max(1, e.job.batchSize);
       if (p.first) {
         // Passing the largest preferred size with none reached: what is pending so far is the
@@ -324,12 +365,13 @@ export class DynamicBatcher implements Scheduler {
       while (batch.length < count && list.head) {
         const e = list.head;
         this.leaveQueue(e);
+        this.forget(e);
         batch.push(e);
         this.visits++;
       }
     }
     this.queued -= batch.length;
-    this.pending = emptyBatch();
+    this.resetPending();
     return batch;
   }
 

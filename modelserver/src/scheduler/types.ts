@@ -15,6 +15,12 @@ export interface InferenceJob {
   readonly priority: number;
   /** Request `timeout` parameter in microseconds, 0 = none. */
   readonly timeoutUs: number;
+  /**
+   * Aborted once the client no longer wants the answer (its call was cancelled or its deadline
+   * passed), like Triton's TRITONSERVER_InferenceRequestCancel. The dynamic batcher then drops
+   * the request if it is still queued; a request already executing runs to the end.
+   */
+  readonly signal?: AbortSignal;
 }
 
 export interface Scheduler {
