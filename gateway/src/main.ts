@@ -11,6 +11,7 @@ import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { startModelServer, type RunningModelServer } from '../../modelserver/src/index.js';
+import { AdmissionController } from './admission/index.js';
 import { CaptionService } from './captioning/caption-service.js';
 import { ClassifyService } from './classification/classify-service.js';
 import { type GatewayConfig, loadConfig } from './config/index.js';
@@ -148,7 +149,16 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
   const classifierSpec = lazySpec(config.CLASSIFIER_MODEL, async () => classifierSpecOf(await configOf(config.CLASSIFIER_MODEL)));
   const captions = new CaptionService(client, { encoder, decoder, tokenizer, foodCaption }, limits);
   const classifier = new ClassifyService(client, classifierSpec, limits);
+  const admission = new AdmissionController({
+    initial: Math.min(16, config.ADMISSION_MAX_LIMIT),
+    min: Math.min(config.ADMISSION_MIN_LIMIT, config.ADMISSION_MAX_LIMIT),
+    max: config.ADMISSION_MAX_LIMIT,
+    maxQueued: config.ADMISSION_MAX_QUEUED,
+    onDecision: (workClass, decision) => metrics.countAdmission(`/${workClass}`, decision),
+  });
+  metrics.watchAdmission(() => admission.snapshot());
   const app = createApp({
+    admission,
     captions,
     classifier,
     client,

@@ -135,17 +135,17 @@ describe('model-server errors through the gateway client', () => {
     await expectBoth(client, 'gather', { INPUT0: index(7n) }, { grpc: 'INTERNAL', code: 'GW_ERR_TRITON_INTERNAL', http: 502 });
   });
 
-  it('UNAVAILABLE from a full queue (max_queue_size) is 503 GW_ERR_TRITON_UNAVAILABLE with Retry-After', async () => {
+  it('UNAVAILABLE from a full queue (max_queue_size) is 503 GW_ERR_OVERLOADED with Retry-After', async () => {
     // The first request (unary: tritonserver takes a stream's next request only once the one
     // before it is answered) waits HOLD_MS for a batch, filling the queue of one.
     const first = client.infer('held_one', simpleInputs, later());
     await new Promise((r) => setTimeout(r, 200));
-    await expectBoth(client, 'held_one', simpleInputs, { grpc: 'UNAVAILABLE', code: 'GW_ERR_TRITON_UNAVAILABLE', http: 503, detail: /Exceeds maximum queue size/ });
+    await expectBoth(client, 'held_one', simpleInputs, { grpc: 'UNAVAILABLE', code: 'GW_ERR_OVERLOADED', http: 503, detail: /Exceeds maximum queue size/ });
     assert.ok((await first).get('OUTPUT0'), 'the queued request is still answered');
   });
 
-  it('UNAVAILABLE from a queue timeout (timeout_action: REJECT) is 503 GW_ERR_TRITON_UNAVAILABLE', async () => {
-    await expectBoth(client, 'held_reject', simpleInputs, { grpc: 'UNAVAILABLE', code: 'GW_ERR_TRITON_UNAVAILABLE', http: 503, detail: /timeout/i });
+  it('UNAVAILABLE from a queue timeout (timeout_action: REJECT) is 504 GW_ERR_TRITON_DEADLINE: the call\'s time ran out in the queue', async () => {
+    await expectBoth(client, 'held_reject', simpleInputs, { grpc: 'UNAVAILABLE', code: 'GW_ERR_TRITON_DEADLINE', http: 504, detail: /timeout/i });
   });
 
   it('DEADLINE_EXCEEDED (a call held past its deadline) is 504 GW_ERR_TRITON_DEADLINE', async () => {

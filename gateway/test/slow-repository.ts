@@ -32,8 +32,9 @@ export function slowRepository(delaysMs: Readonly<Record<string, number>>, copie
     rewriteConfigs(join(path, model), (text, file) => {
       const maxBatch = /max_batch_size:\s*(\d+)/.exec(text)?.[1];
       if (!maxBatch) throw new Error(`${model}/${file}: no max_batch_size, so no dynamic batcher to slow down`);
+      // The whole block goes, its queue policy too: a held request must not time out in the queue.
       const batching = `dynamic_batching { preferred_batch_size: [ ${maxBatch} ] max_queue_delay_microseconds: ${ms * 1000} }`;
-      const block = /dynamic_batching\s*\{[^}]*\}/;
+      const block = /dynamic_batching\s*\{(?:[^{}]|\{[^{}]*\})*\}/;
       return block.test(text) ? text.replace(block, batching) : `${text}\n${batching}\n`;
     });
   }
@@ -44,7 +45,7 @@ export function slowRepository(delaysMs: Readonly<Record<string, number>>, copie
  * Rewrites a model's config.pbtxt and the configs/*.pbtxt beside it (Triton's
  * --model-config-name choices) with `rewrite(text, file)`.
  */
-function rewriteConfigs(dir: string, rewrite: (text: string, file: string) => string): void {
+export function rewriteConfigs(dir: string, rewrite: (text: string, file: string) => string): void {
   const configs = join(dir, 'configs');
   for (const file of ['config.pbtxt', ...(existsSync(configs) ? readdirSync(configs).map((f) => join('configs', f)) : [])]) {
     writeFileSync(join(dir, file), rewrite(readFileSync(join(dir, file), 'utf8'), file));

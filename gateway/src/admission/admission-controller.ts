@@ -39,8 +39,12 @@ export interface AdmissionRequest {
   readonly signal?: AbortSignal;
 }
 
-/** How admitted work ended, for the adaptive limit. */
-export type Outcome = 'ok' | 'failed' | 'overloaded';
+/**
+ * How admitted work ended, for the adaptive limit: `overloaded` when the model server refused
+ * for a full queue; `deadline` when it missed its deadline, which counts as overload only when
+ * its budget was ample for its kind (a client asking for 1 ms must not shrink everyone's limit).
+ */
+export type Outcome = 'ok' | 'failed' | 'overloaded' | 'deadline';
 
 export interface Admission {
   /** Call exactly once when the work is done; frees its units for the next in line. */
@@ -163,11 +167,17 @@ export class AdmissionController {
         released = true;
         this.inService.delete(entry);
         if (outcome === 'ok') this.limiter.sample(request.kind, this.now() - entry.startedMs, this.inServiceCost);
-        else if (outcome === 'overloaded') this.limiter.overloaded();
+        else if (outcome === 'overloaded' || (outcome === 'deadline' && this.ampleBudget(request, entry.startedMs))) this.limiter.overloaded();
         this.inServiceCost -= request.cost;
         this.pump();
       },
     };
+  }
+
+  /** Whether `request`, started at `startedMs`, had at least twice its kind's service time. */
+  private ampleBudget(request: AdmissionRequest, startedMs: number): boolean {
+    const serviceMs = this.limiter.serviceMs(request.kind);
+    return serviceMs !== undefined && request.deadline - startedMs >= 2 * serviceMs;
   }
 
   /** Starts waiters, fair share first, while they fit. */

@@ -31,6 +31,8 @@ export interface CaptionModels {
  */
 export interface CaptionContext extends RequestDeadlines {
   readonly requestId: string;
+  /** Told as the caption enters each stage (for the log line of a request abandoned during it). */
+  readonly onStage?: (stage: 'preprocess' | 'encode' | 'generate') => void;
 }
 
 export interface CaptionResult {
@@ -65,13 +67,16 @@ export class CaptionService {
   async caption(image: Uint8Array, options: CaptionOptions, ctx: CaptionContext): Promise<CaptionResult> {
     const { encoder, decoder, tokenizer } = this.models;
     const t0 = performance.now();
+    ctx.onStage?.('preprocess');
     const { pixelValues, timingsMs: preprocessMs } = await preprocessImage(image, encoder, this.limits);
     const preprocess = since(t0);
 
+    ctx.onStage?.('encode');
     const t1 = performance.now();
     const { embeds, food } = options.food ? await this.encodeWithFood(pixelValues, ctx) : { embeds: await this.encode(pixelValues, ctx), food: undefined };
     const encode = since(t1);
 
+    ctx.onStage?.('generate');
     const t2 = performance.now();
     // The food label fills the decoder's prompt_template ("a photo of {label},"): conditional
     // captioning, as BLIP does with a text prompt.

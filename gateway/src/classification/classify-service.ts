@@ -18,6 +18,8 @@ import type { ClassifyOptions } from '../validation/index.js';
 /** The request's deadlines: the classifier call gets min(remaining budget, `callTimeoutMs`). */
 export interface ClassifyContext extends RequestDeadlines {
   readonly requestId: string;
+  /** Told as the classification enters each stage (for the log line of a request abandoned during it). */
+  readonly onStage?: (stage: 'preprocess' | 'classify') => void;
 }
 
 export interface EmbeddingSummary {
@@ -50,6 +52,7 @@ export class ClassifyService {
   async classify(image: Uint8Array, options: ClassifyOptions, ctx: ClassifyContext): Promise<ClassifyResult> {
     const spec = await this.spec();
     const t0 = performance.now();
+    ctx.onStage?.('preprocess');
     const size = spec.image.size;
     let { rgb } = await decodeToRgb(image, spec.image, this.limits);
     let profile: ClassifyResult['profile'] = { name: options.profile };
@@ -63,6 +66,7 @@ export class ClassifyService {
     const pixelValues = writePixelValues(rgb, size * size, spec.image, new Float32Array(3 * size * size));
     const preprocess = since(t0);
 
+    ctx.onStage?.('classify');
     const t1 = performance.now();
     const k = Math.min(options.top_k, spec.classes);
     const out = await withCallDeadline(ctx, (deadline, signal) =>

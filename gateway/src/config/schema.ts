@@ -49,6 +49,14 @@ export const ConfigSchema = z.object({
   MAX_NEW_TOKENS_LIMIT: positiveInt.default(64),
   /** Upper bound a client may ask for with num_beams. */
   MAX_BEAMS: positiveInt.default(8),
+  /**
+   * Admission control: the adaptive limit of work in service, in cost units (a caption costs its
+   * num_beams, a classification 1), moves between these bounds; it starts at min(16, max).
+   */
+  ADMISSION_MIN_LIMIT: positiveInt.default(2),
+  ADMISSION_MAX_LIMIT: positiveInt.default(64),
+  /** Requests that may wait for admission at once; more are refused (503) whatever their deadline. */
+  ADMISSION_MAX_QUEUED: positiveInt.default(256),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

@@ -8,7 +8,7 @@
  * and its cause).
  */
 import type { Request, RequestHandler } from 'express';
-import type { GatewayError } from '../errors/index.js';
+import { ERROR_CATALOGUE, type GatewayError } from '../errors/index.js';
 import type { GatewayMetrics, Logger } from '../observability/index.js';
 
 export interface ObserveRequestsDeps {
@@ -22,7 +22,7 @@ export interface ObserveRequestsDeps {
 export const UNMATCHED_ROUTE = 'unmatched';
 
 /** nginx's status for a client that closed the connection before the answer was sent. */
-const CLIENT_CLOSED = 499;
+const CLIENT_CLOSED = ERROR_CATALOGUE.GW_ERR_CLIENT_CLOSED.status;
 
 /**
  * Observes every request; mount it right after the request-id middleware.
@@ -48,6 +48,9 @@ export function observeRequests({ logger, metrics, notInFlight = ['/metrics'] }:
       const status = aborted && !res.headersSent ? CLIENT_CLOSED : res.statusCode;
       const route = routePattern() ?? UNMATCHED_ROUTE;
       metrics.countRequest(req.method, route, status);
+      // The stage a work request had reached (request-deadline.ts), for one its client abandoned.
+      const stage = status === CLIENT_CLOSED ? ((res.locals['stage'] as string | undefined) ?? 'request') : undefined;
+      if (stage) metrics.countCancelled(route, stage);
       const problem = res.locals['problem'] as GatewayError | undefined;
       const level = status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
       log[level](
@@ -61,6 +64,7 @@ export function observeRequests({ logger, metrics, notInFlight = ['/metrics'] }:
           // A 5xx is the gateway's or the model server's fault: keep the error and its cause.
           ...(problem && problem.status >= 500 ? { err: problem } : {}),
           ...(aborted ? { aborted: true } : {}),
+          ...(stage ? { stage } : {}),
         },
         aborted ? 'request aborted' : 'request completed',
       );

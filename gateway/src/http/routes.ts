@@ -4,13 +4,16 @@
  * (model server ready and the models loaded), GET /v1/models (models, versions and states),
  * GET /metrics (Prometheus text format).
  */
-import { Router } from 'express';
+import { type Response, Router } from 'express';
+import type { AdmissionController, AdmissionRequest } from '../admission/index.js';
 import type { CaptionService } from '../captioning/caption-service.js';
 import type { ClassifyService } from '../classification/classify-service.js';
 import type { GatewayMetrics } from '../observability/index.js';
 import type { TritonClient } from '../triton/client.js';
 import { parseCaptionOptions, parseClassifyOptions } from '../validation/index.js';
 import type { CaptionResponse, ClassifyResponse, HealthResponse, ModelsResponse, ReadyResponse } from './openapi/index.js';
+import { GatewayError } from '../errors/index.js';
+import { type RequestBudget, requestDeadline, setStage } from './request-deadline.js';
 import { readUpload, type Upload } from './upload.js';
 
 export interface RouteDeps {
@@ -24,6 +27,8 @@ export interface RouteDeps {
   readonly callTimeoutMs: number;
   readonly limits: { maxNewTokens: number; maxBeams: number };
   readonly metrics: GatewayMetrics;
+  /** Decides which captions and classifications start, wait or are refused. */
+  readonly admission: AdmissionController;
 }
 
 const HEALTH_TIMEOUT_MS = 2000;
@@ -78,15 +83,26 @@ export function routes(deps: RouteDeps): Router {
     res.json({ models } satisfies ModelsResponse);
   });
 
-  router.post('/caption', readUpload(deps.maxUploadBytes), async (_req, res) => {
+  const deadline = requestDeadline(deps.requestTimeoutMs);
+  // Runs `work` once admitted, telling admission how it ended.
+  const admitted = <T>(res: Response, request: Omit<AdmissionRequest, 'deadline' | 'signal'>, work: (budget: RequestBudget) => Promise<T>) =>
+    runAdmitted(deps.admission, res, request, work);
+
+  router.post('/caption', deadline, readUpload(deps.maxUploadBytes), async (_req, res) => {
     const upload = res.locals['upload'] as Upload;
     const options = parseCaptionOptions(upload.options, deps.limits);
     const requestId = res.locals['requestId'] as string;
-    const result = await deps.captions.caption(upload.image, options, {
-      requestId,
-      deadline: Date.now() + deps.requestTimeoutMs,
-      callTimeoutMs: deps.callTimeoutMs,
-    });
+    // Every decoder step carries num_beams rows: a beam-8 caption costs about eight greedy ones.
+    const work = { workClass: 'caption', kind: `caption:beams=${options.num_beams}${options.food ? ':food' : ''}`, cost: options.num_beams } as const;
+    const result = await admitted(res, work, ({ deadline, signal }) =>
+      deps.captions.caption(upload.image, options, {
+        requestId,
+        deadline,
+        signal,
+        callTimeoutMs: deps.callTimeoutMs,
+        onStage: (stage) => setStage(res, stage),
+      }),
+    );
     deps.metrics.observeCaption({ ...result.timingsMs, decode: result.decodeMs }, result.tokens);
     res.set('Server-Timing', serverTiming(result.timingsMs));
     res.json({
@@ -99,14 +115,19 @@ export function routes(deps: RouteDeps): Router {
     } satisfies CaptionResponse);
   });
 
-  router.post('/classify', readUpload(deps.maxUploadBytes), async (_req, res) => {
+  router.post('/classify', deadline, readUpload(deps.maxUploadBytes), async (_req, res) => {
     const upload = res.locals['upload'] as Upload;
     const options = parseClassifyOptions(upload.options);
-    const result = await deps.classifier.classify(upload.image, options, {
-      requestId: res.locals['requestId'] as string,
-      deadline: Date.now() + deps.requestTimeoutMs,
-      callTimeoutMs: deps.callTimeoutMs,
-    });
+    // One model call of an encoder's size: a unit, as a greedy caption (which also runs its steps) is.
+    const result = await admitted(res, { workClass: 'classify', kind: 'classify', cost: 1 }, ({ deadline, signal }) =>
+      deps.classifier.classify(upload.image, options, {
+        requestId: res.locals['requestId'] as string,
+        deadline,
+        signal,
+        callTimeoutMs: deps.callTimeoutMs,
+        onStage: (stage) => setStage(res, stage),
+      }),
+    );
     res.set('Server-Timing', serverTiming(result.timingsMs));
     res.json({
       model: result.model,
@@ -118,6 +139,33 @@ export function routes(deps: RouteDeps): Router {
   });
 
   return router;
+}
+
+/**
+ * Waits for admission, runs `work`, and releases its units with how it ended. A model server
+ * refusing for a full queue answers with the gateway's own Retry-After (from its queue).
+ */
+async function runAdmitted<T>(
+  admission: AdmissionController,
+  res: Response,
+  request: Omit<AdmissionRequest, 'deadline' | 'signal'>,
+  work: (budget: RequestBudget) => Promise<T>,
+): Promise<T> {
+  const budget = res.locals['budget'] as RequestBudget;
+  setStage(res, 'queue');
+  const ticket = await admission.admit({ ...request, deadline: budget.deadline, signal: budget.signal });
+  try {
+    const result = await work(budget);
+    ticket.release('ok');
+    return result;
+  } catch (err) {
+    const code = err instanceof GatewayError ? err.code : undefined;
+    ticket.release(code === 'GW_ERR_OVERLOADED' ? 'overloaded' : code === 'GW_ERR_DEADLINE' || code === 'GW_ERR_TRITON_DEADLINE' ? 'deadline' : 'failed');
+    if (err instanceof GatewayError && code === 'GW_ERR_OVERLOADED') {
+      throw new GatewayError('GW_ERR_OVERLOADED', err.detail, admission.retryAfterSeconds(), { cause: err });
+    }
+    throw err;
+  }
 }
 
 const round = (ms: number) => Math.round(ms * 10) / 10;

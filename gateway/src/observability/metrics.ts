@@ -16,6 +16,14 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
 export const CAPTION_STAGES = ['decode', 'preprocess', 'encode', 'generate', 'total'] as const;
 export type CaptionStage = (typeof CAPTION_STAGES)[number];
 
+/** What admission control holds at a moment (the admission module's snapshot). */
+export interface AdmissionState {
+  readonly queued: number;
+  readonly queuedCost: number;
+  readonly inServiceCost: number;
+  readonly limit: number;
+}
+
 /** A failed model-server call: the gRPC status name and the gateway's catalogue code. */
 export interface ModelCallFailure {
   readonly grpcCode: string;
@@ -44,6 +52,9 @@ export class GatewayMetrics {
   private readonly generatedTokens: Counter;
   private readonly modelCall: Histogram<'model'>;
   private readonly modelCallErrors: Counter<'model' | 'grpc_code' | 'code'>;
+  private readonly admissionDecisions: Counter<'route' | 'decision'>;
+  private readonly cancelled: Counter<'route' | 'stage'>;
+  private admissionState: () => AdmissionState = () => ({ queued: 0, queuedCost: 0, inServiceCost: 0, limit: 0 });
 
   constructor() {
     const registers = [this.registry];
@@ -76,6 +87,49 @@ export class GatewayMetrics {
       labelNames: ['model', 'grpc_code', 'code'],
       registers,
     });
+    this.admissionDecisions = new Counter({
+      name: 'admission_decisions_total',
+      help: 'Work requests admitted or refused (503) by admission control, by route and decision: admitted, deadline (could not finish in time behind the queue), queue_full, expired (refused while waiting).',
+      labelNames: ['route', 'decision'],
+      registers,
+    });
+    this.cancelled = new Counter({
+      name: 'http_requests_cancelled_total',
+      help: 'Requests whose client left before the answer (counted as status 499), by route and the stage they had reached.',
+      labelNames: ['route', 'stage'],
+      registers,
+    });
+    for (const [name, help, read] of [
+      ['admission_queue_depth', 'Work requests waiting for admission.', (s: AdmissionState) => s.queued],
+      ['admission_queue_cost', 'Cost units of the work requests waiting for admission.', (s: AdmissionState) => s.queuedCost],
+      ['admission_in_service_cost', 'Cost units of admitted work in service.', (s: AdmissionState) => s.inServiceCost],
+      ['admission_limit', 'The adaptive limit on cost units in service.', (s: AdmissionState) => s.limit],
+    ] as const) {
+      const state = () => this.admissionState();
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(read(state()));
+        },
+      });
+    }
+  }
+
+  /** Reads the admission gauges from `state` at every scrape. */
+  watchAdmission(state: () => AdmissionState): void {
+    this.admissionState = state;
+  }
+
+  /** Counts one admission decision for `route` ('admitted' or a refusal reason). */
+  countAdmission(route: string, decision: string): void {
+    this.admissionDecisions.inc({ route, decision });
+  }
+
+  /** Counts one request abandoned by its client during `stage`. */
+  countCancelled(route: string, stage: string): void {
+    this.cancelled.inc({ route, stage });
   }
 
   /** The content type of {@link text}: Prometheus text exposition format 0.0.4. */
