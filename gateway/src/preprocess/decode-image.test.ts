@@ -9,7 +9,7 @@ import { crc32, deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { generateScene, renderScene, resizeForModel } from '../../../model-tools/scenes/index.js';
 import { GatewayError, type ErrorCode } from '../errors/index.js';
-import { configureSharp, decodeToRgb, inspectImage, preprocessImage, type ImagePreprocessSpec } from './index.js';
+import { configureSharp, DecodeLimiter, decodeToRgb, inspectImage, preprocessImage, type ImagePreprocessSpec } from './index.js';
 
 const CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073] as const;
 const CLIP_STD = [0.26862954, 0.26130258, 0.27577711] as const;
@@ -217,9 +217,9 @@ describe('timings', () => {
     const before = performance.now();
     const { timingsMs } = await preprocessImage(bytes, SPEC, LIMITS);
     const elapsed = performance.now() - before;
-    const { decode, resize, normalise } = timingsMs;
-    assert.ok([decode, resize, normalise].every((t) => t >= 0), JSON.stringify(timingsMs));
-    assert.ok(decode + resize + normalise <= elapsed, `${JSON.stringify(timingsMs)} within ${elapsed} ms`);
+    const { decode, queue, resize, normalise } = timingsMs;
+    assert.ok([decode, queue, resize, normalise].every((t) => t >= 0), JSON.stringify(timingsMs));
+    assert.ok(decode + queue + resize + normalise <= elapsed, `${JSON.stringify(timingsMs)} within ${elapsed} ms`);
   });
 });
 
@@ -314,7 +314,7 @@ describe('refusals', () => {
     const bomb = pngHeaderOnly(20000, 20000);
     assert.ok(bomb.length < 100);
     const err = await assertRefused(inspectImage(bomb, LIMITS), 'GW_ERR_IMAGE_TOO_MANY_PIXELS', 422);
-    assert.equal(err.detail, 'The image is 20000×20000 (400000000 pixels); at most 4000000 pixels are accepted.');
+    assert.equal(err.detail, 'The PNG image is 20000×20000 (400000000 pixels); PNG images are accepted up to 4000000 pixels.');
     await assertRefused(preprocessImage(bomb, SPEC, LIMITS), 'GW_ERR_IMAGE_TOO_MANY_PIXELS', 422);
     // Just over the limit is refused too; the check is on width×height, not on either side.
     await assertRefused(inspectImage(pngHeaderOnly(2001, 2000), LIMITS), 'GW_ERR_IMAGE_TOO_MANY_PIXELS', 422);
@@ -322,9 +322,116 @@ describe('refusals', () => {
 });
 
 describe('configureSharp', () => {
-  it('turns the libvips operation cache off', () => {
+  it('turns the libvips operation cache off and gives each image one libvips thread', () => {
+    sharp.concurrency(2);
     configureSharp();
     const cache = sharp.cache();
     assert.deepEqual([cache.memory.max, cache.items.max, cache.files.max], [0, 0, 0]);
+    assert.equal(sharp.concurrency(), 1);
+  });
+});
+
+describe('pixel budgets per way of decoding', () => {
+  // A streamed budget of 4 MP and a full-decode one of 3000 pixels: 60×50 fits, 60×51 does not.
+  const BUDGETS = { maxPixels: 4_000_000, maxPixelsFullDecode: 3000, minSide: 8 };
+  const image = (width: number, height: number) => solid(width, height, [30, 140, 200]);
+  const wholeFormats = {
+    AVIF: (w: number, h: number) => image(w, h).avif({ effort: 0 }).toBuffer(),
+    GIF: (w: number, h: number) => image(w, h).gif().toBuffer(),
+    'interlaced PNG': (w: number, h: number) => image(w, h).png({ progressive: true }).toBuffer(),
+  };
+  const streamedFormats = {
+    JPEG: (w: number, h: number) => image(w, h).jpeg().toBuffer(),
+    'progressive JPEG': (w: number, h: number) => image(w, h).jpeg({ progressive: true }).toBuffer(),
+    PNG: (w: number, h: number) => image(w, h).png().toBuffer(),
+    WebP: (w: number, h: number) => image(w, h).webp().toBuffer(),
+    TIFF: (w: number, h: number) => image(w, h).tiff().toBuffer(),
+    'TIFF rotated by EXIF': (w: number, h: number) => image(h, w).tiff().withMetadata({ orientation: 6 }).toBuffer(),
+  };
+
+  it('gives HEIF/AVIF, GIF and interlaced PNG the full-decode budget, refused from the header naming it', async () => {
+    for (const [name, make] of Object.entries(wholeFormats)) {
+      const fits = await decodeToRgb(await make(60, 50), SPEC, BUDGETS);
+      assert.equal(fits.info.fullDecode, true, name);
+      const err = await assertRefused(inspectImage(await make(60, 51), BUDGETS), 'GW_ERR_IMAGE_TOO_MANY_PIXELS', 422);
+      assert.equal(err.detail, `The ${name} image is 60×51 (3060 pixels); ${name} images (decoded whole into memory) are accepted up to 3000 pixels.`);
+    }
+  });
+
+  it('gives JPEG (progressive too), PNG, WebP and TIFF (rotated too) the large budget', async () => {
+    for (const [name, make] of Object.entries(streamedFormats)) {
+      const { info } = await decodeToRgb(await make(200, 100), SPEC, BUDGETS);
+      assert.deepEqual([info.width, info.height, info.fullDecode], [200, 100, false], name);
+    }
+    const err = await assertRefused(inspectImage(await streamedFormats['TIFF rotated by EXIF'](2001, 2000), BUDGETS), 'GW_ERR_IMAGE_TOO_MANY_PIXELS', 422);
+    assert.equal(err.detail, 'The TIFF image is 2001×2000 (4002000 pixels); TIFF images are accepted up to 4000000 pixels.');
+  });
+
+  it('never lets the full-decode budget exceed maxPixels, and defaults it to maxPixels', async () => {
+    const avif = await wholeFormats.AVIF(60, 51);
+    const err = await assertRefused(inspectImage(avif, { maxPixels: 3000, maxPixelsFullDecode: 1_000_000, minSide: 8 }), 'GW_ERR_IMAGE_TOO_MANY_PIXELS', 422);
+    assert.match(err.detail, /are accepted up to 3000 pixels\.$/);
+    assert.equal((await inspectImage(avif, { maxPixels: 3060, minSide: 8 })).fullDecode, true);
+  });
+
+  it('refuses a full-decode budget that is not a positive integer', async () => {
+    const bytes = await image(20, 20).png().toBuffer();
+    for (const maxPixelsFullDecode of [0, 2.5]) {
+      await assert.rejects(inspectImage(bytes, { ...BUDGETS, maxPixelsFullDecode }), {
+        name: 'RangeError',
+        message: `maxPixelsFullDecode must be a positive integer, got ${maxPixelsFullDecode}`,
+      });
+    }
+  });
+});
+
+describe('decodes behind a DecodeLimiter', () => {
+  /** A limiter whose one slot and one queue place the test holds until `release()`. */
+  async function fullLimiter() {
+    const limiter = new DecodeLimiter({ concurrency: 1, maxQueued: 1 });
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const holders = [limiter.run(() => held), limiter.run(() => held)];
+    assert.deepEqual([limiter.stats().inFlight, limiter.stats().queued], [1, 1]);
+    return { limiter, release: async () => (release(), await Promise.all(holders)) };
+  }
+
+  it('counts each decode, and refuses with 503 GW_ERR_OVERLOADED and Retry-After when full', async () => {
+    const bytes = await solid(40, 30, [1, 2, 3]).png().toBuffer();
+    const { limiter, release } = await fullLimiter();
+    const err = await assertRefused(preprocessImage(bytes, SPEC, { ...LIMITS, decodeLimiter: limiter }), 'GW_ERR_OVERLOADED', 503);
+    assert.ok(err.retryAfterSeconds! >= 1, String(err.retryAfterSeconds));
+    await release();
+    const { timingsMs } = await preprocessImage(bytes, SPEC, { ...LIMITS, decodeLimiter: limiter });
+    assert.ok(timingsMs.queue >= 0);
+    assert.deepEqual([limiter.stats().completed, limiter.stats().shed], [3, 1]);
+  });
+
+  it('refuses what the header refuses without waiting for or taking a slot', async () => {
+    const { limiter, release } = await fullLimiter();
+    const limits = { ...LIMITS, decodeLimiter: limiter };
+    await assertRefused(decodeToRgb(pngHeaderOnly(20000, 20000), SPEC, limits), 'GW_ERR_IMAGE_TOO_MANY_PIXELS', 422);
+    await assertRefused(decodeToRgb(Buffer.from('not an image'), SPEC, limits), 'GW_ERR_UPLOAD_UNSUPPORTED_TYPE', 415);
+    assert.equal(limiter.stats().shed, 0);
+    await release();
+  });
+
+  it('frees the slot of an undecodable image, and drops a waiting decode whose signal aborts', async () => {
+    const limiter = new DecodeLimiter({ concurrency: 1, maxQueued: 1 });
+    const whole = await noisy(128, 96).png().toBuffer();
+    await assertRefused(decodeToRgb(whole.subarray(0, whole.length >> 1), SPEC, { ...LIMITS, decodeLimiter: limiter }), 'GW_ERR_IMAGE_UNDECODABLE', 422);
+    assert.deepEqual([limiter.stats().inFlight, limiter.stats().completed], [0, 1]);
+
+    let release!: () => void;
+    const holder = limiter.run(() => new Promise<void>((resolve) => (release = resolve)));
+    const controller = new AbortController();
+    const waiting = decodeToRgb(whole, SPEC, { ...LIMITS, decodeLimiter: limiter }, { signal: controller.signal });
+    // The header is read first; the decode then waits in the queue.
+    while (limiter.stats().queued === 0) await new Promise((r) => setTimeout(r, 1));
+    controller.abort(new Error('client closed'));
+    await assert.rejects(waiting, { message: 'client closed' });
+    release();
+    await holder;
+    assert.equal(limiter.stats().completed, 2);
   });
 });
