@@ -16,7 +16,7 @@ import { startModelServer } from '../../modelserver/src/index.js';
 import { InferenceServiceDefinition } from '../../proto/tensor-wire.js';
 import { freePort, startTriton } from '../../triton-harness/start-triton.js';
 import { type ErrorCode, GatewayError } from '../src/errors/index.js';
-import { type ModelCallFailure, type RawTensor, TritonClient } from '../src/triton/client.js';
+import { type ModelCallFailure, type RawTensor, RETRY_JITTER_MS, TritonClient } from '../src/triton/client.js';
 import { MODEL_SERVER } from './helpers.js';
 
 /** How long the `held` models keep a request in their queue: long against any call here. */
@@ -218,10 +218,18 @@ describe('model-server errors through the gateway client', () => {
     }
   });
 
-  it('UNAVAILABLE (nothing listening at TRITON_URL) is 503 GW_ERR_TRITON_UNAVAILABLE', async () => {
-    const c = new TritonClient(`127.0.0.1:${await freePort()}`);
+  it('UNAVAILABLE (nothing listening at TRITON_URL) is 503 GW_ERR_TRITON_UNAVAILABLE, after one retry 50-250 ms later (it was never sent)', async () => {
+    const seen: number[] = [];
+    const c = new TritonClient(`127.0.0.1:${await freePort()}`, { onCall: () => seen.push(performance.now()) });
     try {
       await expectBoth(c, 'simple', simpleInputs, { grpc: 'UNAVAILABLE', code: 'GW_ERR_TRITON_UNAVAILABLE', http: 503 });
+      // Two attempts per call, unary and streamed, the second no sooner than the jitter's minimum.
+      assert.equal(seen.length, 4);
+      assert.ok(seen[1]! - seen[0]! >= RETRY_JITTER_MS.min && seen[3]! - seen[2]! >= RETRY_JITTER_MS.min, `attempts at ${seen.map(Math.round).join(', ')} ms`);
+      // No retry when the deadline leaves no room for it.
+      seen.length = 0;
+      await assert.rejects(c.infer('simple', simpleInputs, { deadline: Date.now() + RETRY_JITTER_MS.min / 2 }));
+      assert.equal(seen.length, 1);
     } finally {
       c.close();
     }

@@ -62,6 +62,30 @@ async function metric(url: string, name: string, labels: Record<string, string> 
   return 0;
 }
 
+// First, while the model server is idle: its decoder counts are this caption's alone.
+describe('abandoned work', () => {
+  it('a client leaving after its first token costs at most one more decoder step, and is counted as 499 at the generate stage', async () => {
+    const gw = await gatewayWith({});
+    try {
+      const leaving = new AbortController();
+      const res = caption(gw.url, 'max_new_tokens=8&min_new_tokens=8', {}, leaving.signal).catch((e: unknown) => e);
+      // The first step has come back (its token exists), the second is on its way.
+      await waitFor(() => metric(gw.url, 'model_server_call_seconds_count', { model: 'caption_decoder' }), (v) => v >= 1, 'the first decoder step');
+      leaving.abort();
+      const atAbort = await modelCounts(server.address, 'caption_decoder');
+      assert.ok((await res) instanceof Error);
+      await waitFor(() => metric(gw.url, 'http_requests_cancelled_total', { route: '/caption', stage: 'generate' }), (v) => v === 1, 'the 499 counted');
+      // Long enough for two more steps, had the caption gone on (six were left).
+      await new Promise((r) => setTimeout(r, 2.5 * DECODER_DELAY_MS));
+      const final = await modelCounts(server.address, 'caption_decoder');
+      assert.ok(final.inferences <= atAbort.inferences + 1, `decoder rows: ${atAbort.inferences} when the client left, ${final.inferences} later`);
+      assert.equal(await metric(gw.url, 'http_requests_total', { route: '/caption', status: '499' }), 1);
+    } finally {
+      await gw.stop();
+    }
+  });
+});
+
 describe('admission control', () => {
   it('refuses at once, with a Retry-After that follows the queue, what cannot finish by its deadline; the refused never reach the model server', async () => {
     // One caption in service at a time, so the queue and its expected wait are known exactly.
@@ -112,30 +136,6 @@ describe('admission control', () => {
         const problem = await expectProblem(await caption(gw.url, 'max_new_tokens=1', { 'Request-Timeout': bad }), 400, 'GW_ERR_OPTION_INVALID');
         assert.match(problem.detail, /Request-Timeout/);
       }
-    } finally {
-      await gw.stop();
-    }
-  });
-});
-
-describe('abandoned work', () => {
-  it('a client leaving after its first token costs at most one more decoder step, and is counted as 499 at the generate stage', async () => {
-    const gw = await gatewayWith({});
-    try {
-      const before = await modelCounts(server.address, 'caption_decoder');
-      const leaving = new AbortController();
-      const res = caption(gw.url, 'max_new_tokens=8&min_new_tokens=8', {}, leaving.signal).catch((e: unknown) => e);
-      // The first step has run (its token exists), the second is on its way.
-      await waitFor(() => modelCounts(server.address, 'caption_decoder'), (c) => c.successes >= before.successes + 1, 'the first decoder step');
-      leaving.abort();
-      const atAbort = await modelCounts(server.address, 'caption_decoder');
-      assert.ok((await res) instanceof Error);
-      await waitFor(() => metric(gw.url, 'http_requests_cancelled_total', { route: '/caption', stage: 'generate' }), (v) => v === 1, 'the 499 counted');
-      // Long enough for two more steps, had the caption gone on (six were left).
-      await new Promise((r) => setTimeout(r, 2.5 * DECODER_DELAY_MS));
-      const final = await modelCounts(server.address, 'caption_decoder');
-      assert.ok(final.inferences <= atAbort.inferences + 1, `decoder rows: ${atAbort.inferences} when the client left, ${final.inferences} later`);
-      assert.equal(await metric(gw.url, 'http_requests_total', { route: '/caption', status: '499' }), 1);
     } finally {
       await gw.stop();
     }

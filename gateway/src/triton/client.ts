@@ -160,7 +160,9 @@ export class TritonClient {
   /** Runs `model` on `inputs` in a ModelInfer call; returns the outputs by name (Triton does not keep their order). */
   async infer(model: string, inputs: Readonly<Record<string, RawTensor>>, options: InferOptions): Promise<Map<string, RawTensor>> {
     const req = inferRequest(model, inputs, options);
-    return this.timed(model, options.signal, () => this.call(this.client.modelInfer, req, options.deadline, `ModelInfer '${model}'`, options.signal));
+    return this.retriedIfNeverSent(options, () =>
+      this.timed(model, options.signal, () => this.call(this.client.modelInfer, req, options.deadline, `ModelInfer '${model}'`, options.signal)),
+    );
   }
 
   /**
@@ -172,7 +174,24 @@ export class TritonClient {
    */
   async inferStreamed(model: string, inputs: Readonly<Record<string, RawTensor>>, options: InferOptions): Promise<Map<string, RawTensor>> {
     const req = inferRequest(model, inputs, options);
-    return this.timed(model, options.signal, () => this.streams.send(req, options.deadline, options.signal));
+    return this.retriedIfNeverSent(options, () => this.timed(model, options.signal, () => this.streams.send(req, options.deadline, options.signal)));
+  }
+
+  /**
+   * Runs `attempt`, and once more when it failed without the request ever leaving this process
+   * (no connection to the server: nothing ran, so nothing is run twice), after a random 50–250 ms
+   * that spreads the retries of many callers, if the deadline leaves room. Nothing else is
+   * retried: a refusal or a failure after sending is the answer.
+   */
+  private async retriedIfNeverSent<T>(options: InferOptions, attempt: () => Promise<T>): Promise<T> {
+    try {
+      return await attempt();
+    } catch (err) {
+      const delayMs = RETRY_JITTER_MS.min + Math.random() * (RETRY_JITTER_MS.max - RETRY_JITTER_MS.min);
+      if (!neverSent(err) || options.signal?.aborted || Date.now() + delayMs >= options.deadline) throw err;
+      await new Promise((r) => setTimeout(r, delayMs));
+      return attempt();
+    }
   }
 
   private async timed(model: string, signal: AbortSignal | undefined, send: () => Promise<ModelInferResponse>): Promise<Map<string, RawTensor>> {
@@ -195,6 +214,14 @@ export class TritonClient {
     this.streams.close();
     this.client.close();
   }
+}
+
+/** The random wait before the one retry of a request that never left (see retriedIfNeverSent). */
+export const RETRY_JITTER_MS = { min: 50, max: 250 } as const;
+
+/** grpc-js's words for a call that failed because no connection could be made: it was never sent. */
+function neverSent(err: unknown): boolean {
+  return err instanceof GatewayError && err.code === 'GW_ERR_TRITON_UNAVAILABLE' && /No connection established/.test(err.detail);
 }
 
 function inferRequest(model: string, inputs: Readonly<Record<string, RawTensor>>, options: InferOptions): ModelInferRequest {
