@@ -108,10 +108,18 @@ const requestHeaders = z.object({
     .regex(/^[\w.:/+=-]{1,128}$/)
     .optional()
     .meta({ description: 'A request id to echo in X-Request-Id and problem `instance` (else a UUID is made).' }),
+  'request-timeout': z
+    .string()
+    .regex(/^\d+(\.\d+)?$/)
+    .optional()
+    .meta({
+      description:
+        'Seconds this request may take, e.g. `2.5`: a deadline shorter than the gateway\'s REQUEST_TIMEOUT_MS (longer is capped to it; 0 or anything but a number is a 400). A request that cannot finish in time behind the queue is refused at once with 503 `GW_ERR_OVERLOADED` and Retry-After.',
+    }),
 });
 
 /** The upload errors and everything after it: what both POST routes can answer. */
-const UPLOAD_ERROR_STATUSES = [400, 413, 415, 422, 500, 502, 503, 504] as const;
+const UPLOAD_ERROR_STATUSES = [400, 408, 413, 415, 422, 500, 502, 503, 504] as const;
 
 /** One POST route that takes an image (multipart or raw) plus options (form fields or query). */
 function imageRoute(
@@ -223,7 +231,7 @@ export function buildOpenApiDocument(options: OpenApiOptions): OpenApiDocument {
     description: 'Models, versions, states, platform and tensor shapes (RepositoryIndex + ModelConfig).',
     responses: {
       200: { description: 'The models.', headers: requestIdHeader, content: { 'application/json': { schema: modelsResponseSchema } } },
-      ...problemResponses([500, 502, 503, 504], ['GW_ERR_DEADLINE', 'GW_ERR_MODEL_UNAVAILABLE']),
+      ...problemResponses([500, 502, 503, 504], ['GW_ERR_DEADLINE', 'GW_ERR_MODEL_UNAVAILABLE', 'GW_ERR_OVERLOADED']),
     },
   });
   registry.registerPath({
