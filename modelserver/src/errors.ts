@@ -9,6 +9,11 @@ export class InferenceServerError extends Error {
   constructor(
     readonly code: status,
     message: string,
+    /**
+     * False for a request a scheduler refused to queue: Triton's statistics never see it
+     * (core InferenceRequest::Run returns the enqueue error before anything is recorded).
+     */
+    readonly counted = true,
   ) {
     super(message);
     this.name = 'InferenceServerError';
@@ -28,6 +33,11 @@ export function notFound(message: string): InferenceServerError {
 /** UNAVAILABLE: not ready, queue full, timed out in queue, shutting down. */
 export function unavailable(message: string): InferenceServerError {
   return new InferenceServerError(status.UNAVAILABLE, message);
+}
+
+/** UNAVAILABLE for a request a scheduler would not queue (queue full, shutting down): not counted. */
+export function refused(message: string): InferenceServerError {
+  return new InferenceServerError(status.UNAVAILABLE, message, false);
 }
 
 /**

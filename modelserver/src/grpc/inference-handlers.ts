@@ -53,10 +53,10 @@ export const EXTENSIONS = [
 type Unary<Req, Res> = (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => void;
 
 /** Adapts an async handler: thrown InferenceServerErrors become their gRPC status. */
-function unary<Req, Res>(fn: (req: Req) => Promise<Res> | Res): Unary<Req, Res> {
+function unary<Req, Res>(fn: (req: Req, call: ServerUnaryCall<Req, Res>) => Promise<Res> | Res): Unary<Req, Res> {
   return (call, callback) => {
     Promise.resolve()
-      .then(() => fn(call.request))
+      .then(() => fn(call.request, call))
       .then(
         (res) => callback(null, res),
         (err) => {
@@ -75,7 +75,19 @@ function tensorMetadata(entries: ModelConfig['input'] | ModelConfig['output'], b
   }));
 }
 
-async function infer(state: ServerState, req: ModelInferRequest): Promise<ModelInferResponse> {
+/**
+ * A signal aborted once `call` is over for its client: grpc-js emits 'cancelled' when the client
+ * cancels, when the call's deadline passes, and (too late to matter) after the answer went out.
+ * Triton cancels the call's request in the first two cases (server src/grpc/infer_handler.h,
+ * Context::IssueRequestCancellation); the scheduler decides what that withdraws.
+ */
+function abandonment(call: ServerUnaryCall<ModelInferRequest, ModelInferResponse>): AbortSignal {
+  const controller = new AbortController();
+  call.once('cancelled', () => controller.abort());
+  return controller.signal;
+}
+
+async function infer(state: ServerState, req: ModelInferRequest, signal?: AbortSignal): Promise<ModelInferResponse> {
   if (!state.accepting) throw unavailable('Server not ready');
   const model = state.manager.resolve(req.modelName, req.modelVersion);
   // Refused requests never reach a model in Triton, so they are not in its statistics.
@@ -86,7 +98,7 @@ async function infer(state: ServerState, req: ModelInferRequest): Promise<ModelI
     model.stats.recordFail(1n);
     throw invalidArgument(incomplete);
   }
-  const outputs = await model.infer(parsed.job);
+  const outputs = await model.infer({ ...parsed.job, signal });
   const response = buildInferResponse(model, req.id, parsed.outputs, outputs);
   if (model.config.platform === 'ensemble') Object.assign(response.parameters, sequenceParameters(parsed.sequence));
   return response;
@@ -144,7 +156,7 @@ export function inferenceHandlers(state: ServerState): UntypedServiceImplementat
       };
     }),
     modelConfig: unary((req: { name: string; version: string }) => ({ config: manager.resolve(req.name, req.version).config })),
-    modelInfer: unary((req: ModelInferRequest) => infer(state, req)),
+    modelInfer: unary((req: ModelInferRequest, call) => infer(state, req, abandonment(call))),
     modelStreamInfer: (call: ServerDuplexStream<ModelInferRequest, ModelStreamInferResponse>) => {
       // Each request is answered on the stream as soon as it finishes; errors travel in
       // error_message and keep the stream open, as in Triton's default stream error mode.
@@ -162,21 +174,34 @@ export function inferenceHandlers(state: ServerState): UntypedServiceImplementat
         maybeEnd();
       };
       state.openStreams.add(drain);
+      // A signal per request, not one for the stream: each queued request listens on its own.
+      const inFlight = new Set<AbortController>();
       call.on('data', (req: ModelInferRequest) => {
         pending++;
-        infer(state, req).then(
+        const request = new AbortController();
+        inFlight.add(request);
+        // Nothing is written to a cancelled stream, as Triton skips it (stream_infer_handler.cc).
+        infer(state, req, request.signal).then(
           (res) => {
             res.parameters['triton_final_response'] = { boolParam: true };
-            call.write({ errorMessage: '', inferResponse: res });
+            if (!call.cancelled) call.write({ errorMessage: '', inferResponse: res });
           },
-          (err) => call.write(streamErrorResponse(req, err)),
+          (err) => {
+            if (!call.cancelled) call.write(streamErrorResponse(req, err));
+          },
         ).finally(() => {
+          inFlight.delete(request);
           pending--;
           maybeEnd();
         });
       });
       call.on('end', drain);
-      call.on('cancelled', () => state.openStreams.delete(drain));
+      call.on('cancelled', () => {
+        state.openStreams.delete(drain);
+        // Triton cancels every request of a cancelled stream that is still in flight
+        // (IssueRequestCancellation over the stream's context); none is left after a normal end.
+        for (const request of inFlight) request.abort();
+      });
     },
     modelStatistics: unary((req: { name: string; version: string }) => {
       const stats: ModelStatistics[] = [];

@@ -4,6 +4,10 @@
  * tensors its `input_map` names exist, ready steps run in parallel, and each composing model
  * keeps its own scheduler, so ensemble traffic batches with direct traffic. A failing step
  * fails the request with the step named.
+ *
+ * Cancellation as in Triton's EnsembleContext::ScheduleSteps: a step's request is a request of
+ * its own, cancelled only when the ensemble request already is as the step starts; steps
+ * already queued run on (their models' batchers then drop the later, cancelled steps).
  */
 import type { ModelConfig, ModelEnsembling_Step } from '../../../proto/gen/model_config.js';
 import { InferenceServerError, internal } from '../errors.js';
@@ -35,7 +39,8 @@ async function runEnsemble(
       const model = resolve(step.modelName, Number(step.modelVersion));
       const inputs = new Map<string, Tensor>();
       for (const [modelInput, ensembleTensor] of Object.entries(step.inputMap)) inputs.set(modelInput, tensors.get(ensembleTensor)!);
-      const outputs = await model.infer({ ...job, inputs, outputNames: Object.keys(step.outputMap) });
+      const signal = job.signal?.aborted ? job.signal : undefined;
+      const outputs = await model.infer({ ...job, inputs, outputNames: Object.keys(step.outputMap), signal });
       for (const [modelOutput, ensembleTensor] of Object.entries(step.outputMap)) {
         const t = outputs.get(modelOutput);
         if (!t) throw internal(`produced no output '${modelOutput}'`);
@@ -99,7 +104,12 @@ export function createEnsembleModel(
       stats.recordEnsembleSuccess(config.maxBatchSize > 0 ? job.batchSize : 1, end - start, dispatched - start, timings);
       return outputs;
     } catch (err) {
-      stats.recordFail(process.hrtime.bigint() - start);
+      // Triton counts a failed ensemble request twice: once when it answers the error
+      // (InferenceRequest::RespondIfError in EnsembleContext::FinishEnsemble) and once when the
+      // request's tracker finishes (RequestTracker::DecrementCounter with a failed status).
+      const ns = process.hrtime.bigint() - start;
+      stats.recordFail(ns);
+      stats.recordFail(ns);
       throw err;
     }
   };

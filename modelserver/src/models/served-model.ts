@@ -4,6 +4,7 @@
  * (a scheduler over ONNX instances, or an ensemble of other models).
  */
 import type { ModelConfig } from '../../../proto/gen/model_config.js';
+import { InferenceServerError } from '../errors.js';
 import type { InferenceJob } from '../scheduler/types.js';
 import type { ModelStats } from '../stats/model-stats.js';
 import type { Tensor } from '../tensors/tensor.js';
@@ -22,7 +23,10 @@ export interface ServedModel {
   unload(): Promise<void>;
 }
 
-/** Wraps a runner so every job's outcome and duration lands in `stats`. */
+/**
+ * Wraps a runner so every job's outcome and duration lands in `stats`, except a request the
+ * scheduler refused to queue, which Triton does not count.
+ */
 export function recordingOutcome(
   stats: ModelStats,
   run: (job: InferenceJob) => Promise<ReadonlyMap<string, Tensor>>,
@@ -34,7 +38,7 @@ export function recordingOutcome(
       stats.recordSuccess(process.hrtime.bigint() - start);
       return outputs;
     } catch (err) {
-      stats.recordFail(process.hrtime.bigint() - start);
+      if (!(err instanceof InferenceServerError) || err.counted) stats.recordFail(process.hrtime.bigint() - start);
       throw err;
     }
   };

@@ -6,7 +6,7 @@
  * (core dynamic_batch_scheduler.cc Enqueue, `!dynamic_batching_enabled_`).
  */
 import type { ModelInstance } from '../backend/model-instance.js';
-import { unavailable } from '../errors.js';
+import { refused } from '../errors.js';
 import type { Tensor } from '../tensors/tensor.js';
 import type { BatchContext, QueuedJob } from './execute-batch.js';
 import { InstancePool } from './instance-pool.js';
@@ -22,7 +22,7 @@ export class DefaultScheduler implements Scheduler {
   }
 
   infer(job: InferenceJob): Promise<ReadonlyMap<string, Tensor>> {
-    if (this.draining) return Promise.reject(unavailable('Server is shutting down'));
+    if (this.draining) return Promise.reject(refused('Server is shutting down'));
     return new Promise((resolve, reject) => {
       this.queue.push({ job, enqueuedNs: process.hrtime.bigint(), resolve, reject });
       this.pump();

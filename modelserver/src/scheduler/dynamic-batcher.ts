@@ -31,7 +31,7 @@ import {
   ModelQueuePolicy_TimeoutAction,
 } from '../../../proto/gen/model_config.js';
 import type { ModelInstance } from '../backend/model-instance.js';
-import { cancelled, unavailable } from '../errors.js';
+import { cancelled, refused, unavailable } from '../errors.js';
 import type { Tensor } from '../tensors/tensor.js';
 import type { BatchContext, QueuedJob } from './execute-batch.js';
 import { InstancePool } from './instance-pool.js';
@@ -156,12 +156,12 @@ export class DynamicBatcher implements Scheduler {
   }
 
   infer(job: InferenceJob): Promise<ReadonlyMap<string, Tensor>> {
-    if (this.draining) return Promise.reject(unavailable('Server is shutting down'));
+    if (this.draining) return Promise.reject(refused('Server is shutting down'));
     // Like Triton's SetPriority: 0 or a level above priority_levels means the default level.
     const level = (job.priority > 0 && job.priority <= this.policies.length ? job.priority : this.defaultLevel) - 1;
     const policy = this.policies[level]!;
     if (policy.maxQueueSize > 0 && this.lists[2 * level]!.size + this.lists[2 * level + 1]!.size >= policy.maxQueueSize) {
-      return Promise.reject(unavailable('Exceeds maximum queue size'));
+      return Promise.reject(refused('Exceeds maximum queue size'));
     }
     // A request may only lower the queue timeout, and only where the policy allows it; as in
     // Triton's PolicyQueue::Enqueue, a default of 0 (no timeout) cannot be lowered.
