@@ -2,13 +2,15 @@
  * @module main
  * Starts the gateway: reads the configuration, starts the embedded model server on loopback when
  * no TRITON_URL is given, waits until the model server and the caption models are ready, reads
- * their preprocessing and generation settings through ModelConfig, and serves HTTP. SIGTERM
- * stops accepting, lets in-flight captions finish, then stops the model server and exits 0.
+ * their preprocessing and generation settings through ModelConfig, and serves HTTP with header,
+ * body and keep-alive timeouts and a connection cap. SIGTERM stops accepting, lets in-flight
+ * requests finish for up to SHUTDOWN_DRAIN_MS, closes the connections still open, then stops the
+ * model server and exits 0.
  * A start-up failure is one line on stderr: exit 2 when the configuration (environment or the
  * caption models' configs) can never work, exit 1 otherwise (a model server that is not ready).
  */
 import { readFile } from 'node:fs/promises';
-import type { Server } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { startModelServer, type RunningModelServer } from '../../modelserver/src/index.js';
 import { AdmissionController } from './admission/index.js';
@@ -17,8 +19,9 @@ import { ClassifyService } from './classification/classify-service.js';
 import { type GatewayConfig, loadConfig } from './config/index.js';
 import { CaptionTokenizer } from './generation/index.js';
 import { createApp } from './http/app.js';
+import { guardUploadTimes } from './http/upload.js';
 import { createLogger, type DestinationStream, GatewayMetrics, type Logger } from './observability/index.js';
-import { configureSharp } from './preprocess/index.js';
+import { configureSharp, DecodeLimiter } from './preprocess/index.js';
 import { TritonClient } from './triton/client.js';
 import { lazySpec } from './triton/lazy-spec.js';
 import { classifierSpecOf, type DecoderSpec, decoderSpecOf, foodCaptionSpecOf, type ImageSpec, imageSpecOf } from './triton/model-spec.js';
@@ -34,6 +37,8 @@ export interface RunningGateway {
   readonly logger: Logger;
   readonly client: TritonClient;
   readonly modelServer: RunningModelServer | undefined;
+  /** The bound on image decodes in flight (its stats for metrics; tests hold its slots). */
+  readonly decodeLimiter: DecodeLimiter;
   stop(): Promise<void>;
 }
 
@@ -142,7 +147,17 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     throw err;
   }
   const { encoder, decoder, tokenizer } = models;
-  const limits = { maxPixels: config.MAX_IMAGE_PIXELS, minSide: config.MIN_IMAGE_SIDE };
+  const decodeLimiter = new DecodeLimiter({
+    concurrency: config.DECODE_CONCURRENCY,
+    maxQueued: config.DECODE_QUEUE_LIMIT,
+    maxWaitMs: config.DECODE_QUEUE_WAIT_MS,
+  });
+  const limits = {
+    maxPixels: config.MAX_IMAGE_PIXELS,
+    maxPixelsFullDecode: config.MAX_IMAGE_PIXELS_FULL_DECODE,
+    minSide: config.MIN_IMAGE_SIDE,
+    decodeLimiter,
+  };
   // The classifier and the ensemble are optional: read when first asked for (503 until loaded).
   const configOf = (model: string) => client.modelConfig(model, Date.now() + config.TRITON_TIMEOUT_MS);
   const foodCaption = lazySpec(config.ENSEMBLE_MODEL, async () => foodCaptionSpecOf(await configOf(config.ENSEMBLE_MODEL), encoder));
@@ -171,11 +186,36 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     log,
     logger,
   });
-  const server: Server = await new Promise((resolve) => {
-    const s = app.listen(config.PORT, config.HOST, () => resolve(s));
+  const server = createServer(
+    {
+      headersTimeout: config.HEADERS_TIMEOUT_MS,
+      // Node's bound on receiving a whole request: a backstop only. readUpload's body timer
+      // (UPLOAD_TIMEOUT_MS from the headers) answers first, through the error middleware.
+      requestTimeout: config.HEADERS_TIMEOUT_MS + config.UPLOAD_TIMEOUT_MS + 1000,
+      keepAliveTimeout: config.KEEP_ALIVE_TIMEOUT_MS,
+      // How often Node checks the two timeouts above; its default, 30 s, would let a stalled
+      // request outlive them by up to that much.
+      connectionsCheckingInterval: Math.min(1000, config.HEADERS_TIMEOUT_MS),
+    },
+    app,
+  );
+  server.maxConnections = config.MAX_CONNECTIONS;
+  guardUploadTimes(server, { bodyTimeoutMs: config.UPLOAD_TIMEOUT_MS });
+  // Responses not yet finished, so that a shutdown can tell each to close its connection.
+  const responses = new Set<ServerResponse>();
+  let draining = false;
+  server.prependListener('request', (_req, res: ServerResponse) => {
+    if (draining) res.setHeader('Connection', 'close');
+    responses.add(res);
+    res.once('close', () => responses.delete(res));
   });
-  // Longer than a caption may take, so Node never cuts a request short itself.
-  server.requestTimeout = config.REQUEST_TIMEOUT_MS + 5000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.PORT, config.HOST, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
   const port = (server.address() as { port: number }).port;
   const url = `http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${port}`;
   log('info', `gateway listening on ${url}`, { modelServer: address, embedded: modelServer !== undefined, encoder: encoder.model, decoder: decoder.model });
@@ -185,12 +225,30 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     logger,
     client,
     modelServer,
+    decodeLimiter,
     stop() {
       stopping ??= (async () => {
-        await new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeIdleConnections();
-        });
+        // Stop accepting; idle keep-alive connections close now, and every response still to
+        // be written closes its connection once sent (Node keeps them open otherwise).
+        draining = true;
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        for (const res of responses) if (!res.headersSent) res.setHeader('Connection', 'close');
+        server.closeIdleConnections();
+        let timer: NodeJS.Timeout | undefined;
+        const drained = await Promise.race([
+          closed.then(() => true),
+          new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), config.SHUTDOWN_DRAIN_MS))),
+        ]);
+        clearTimeout(timer);
+        if (!drained) {
+          // Stalled uploads and requests slower than the drain: cut, so the process exits in time.
+          log('warn', `shutdown: ${responses.size} requests still in flight after SHUTDOWN_DRAIN_MS (${config.SHUTDOWN_DRAIN_MS} ms): closing their connections`, {
+            inFlight: responses.size,
+            drainMs: config.SHUTDOWN_DRAIN_MS,
+          });
+          server.closeAllConnections();
+          await closed;
+        }
         client.close();
         await modelServer?.stop();
       })();

@@ -3,9 +3,16 @@
  * The gateway's whole configuration: one zod schema over environment variables, parsed once at
  * start-up; every bad value is reported, then the process exits. README.md documents each.
  */
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
 const positiveInt = z.coerce.number().int().positive();
+
+// sharp runs every decode on libuv's thread pool, which file reads and DNS lookups share: its
+// size is fixed when the process starts (UV_THREADPOOL_SIZE, else 4), so it is read from the
+// process, not from the configuration. Decodes beyond it would wait inside libuv, unseen by the
+// decode limiter and ahead of file reads: the default stays one thread below it.
+const LIBUV_POOL_SIZE = Number(process.env['UV_THREADPOOL_SIZE']) || 4;
 
 export const ConfigSchema = z.object({
   /** HTTP port (8080, as in the Triton lab this service follows). */
@@ -34,6 +41,21 @@ export const ConfigSchema = z.object({
   MAX_IMAGE_PIXELS: positiveInt.default(40_000_000),
   /** Smallest accepted width and height. */
   MIN_IMAGE_SIDE: positiveInt.default(8),
+  /**
+   * Largest accepted width × height of an image libvips decodes whole into memory (HEIF/AVIF,
+   * GIF, interlaced PNG; MAX_IMAGE_PIXELS still caps it). 13 MP takes a 12 MP phone photo
+   * (4032×3024, 4080×3072); a 13 MP AVIF costs about 240 MB and 0.4–0.6 s of CPU to decode.
+   */
+  MAX_IMAGE_PIXELS_FULL_DECODE: positiveInt.default(13_000_000),
+  /** Image decodes running at once (each on one core and one libuv pool thread). */
+  DECODE_CONCURRENCY: positiveInt.default(() => Math.max(1, Math.min(availableParallelism(), LIBUV_POOL_SIZE - 1))),
+  /** Decodes that may wait for a slot; beyond that, 503 GW_ERR_OVERLOADED at once. */
+  DECODE_QUEUE_LIMIT: z.coerce.number().int().min(0).default(64),
+  /**
+   * Longest expected wait for a decode slot, milliseconds (its place in line times the recent
+   * mean decode time over the slots); a decode expected to wait longer is refused at once.
+   */
+  DECODE_QUEUE_WAIT_MS: z.coerce.number().int().min(0).default(1000),
   /** Whole-request deadline, milliseconds. */
   REQUEST_TIMEOUT_MS: positiveInt.default(30_000),
   /** Deadline of each model-server call, milliseconds. */
@@ -45,6 +67,27 @@ export const ConfigSchema = z.object({
   TRITON_STREAMS: positiveInt.max(64).default(4),
   /** How long start-up waits for the model server to become ready, milliseconds. */
   TRITON_READY_TIMEOUT_MS: positiveInt.default(120_000),
+  /** A request's headers must arrive within this, milliseconds (then 408 GW_ERR_UPLOAD_TIMEOUT). */
+  HEADERS_TIMEOUT_MS: positiveInt.default(10_000),
+  /**
+   * A request's body must arrive within this of its headers, milliseconds (then 408
+   * GW_ERR_UPLOAD_TIMEOUT): 30 s carries a 10 MiB upload at 3 Mbit/s.
+   */
+  UPLOAD_TIMEOUT_MS: positiveInt.default(30_000),
+  /**
+   * How long an idle keep-alive connection stays open, milliseconds: above the 60 s idle timeout
+   * of common load balancers (AWS ALB, nginx), so the gateway never closes a connection one of
+   * them is about to reuse.
+   */
+  KEEP_ALIVE_TIMEOUT_MS: positiveInt.default(65_000),
+  /** Open connections at most (server.maxConnections): one more is closed as soon as it is accepted. */
+  MAX_CONNECTIONS: positiveInt.default(1024),
+  /**
+   * After SIGTERM, how long requests in flight may take to finish before their connections are
+   * closed, milliseconds: 8 s lets the process exit within Docker's default 10 s stop grace
+   * period (and Kubernetes' 30 s) with time left to stop the model-server client.
+   */
+  SHUTDOWN_DRAIN_MS: positiveInt.default(8000),
   /** Upper bound a client may ask for with max_new_tokens. */
   MAX_NEW_TOKENS_LIMIT: positiveInt.default(64),
   /** Upper bound a client may ask for with num_beams. */
