@@ -143,7 +143,8 @@ export function routes(deps: RouteDeps): Router {
 
 /**
  * Waits for admission, runs `work`, and releases its units with how it ended. A model server
- * refusing for a full queue answers with the gateway's own Retry-After (from its queue).
+ * or decode queue refusing for being full answers with a Retry-After that allows for the
+ * admission queue too.
  */
 async function runAdmitted<T>(
   admission: AdmissionController,
@@ -161,8 +162,10 @@ async function runAdmitted<T>(
   } catch (err) {
     const code = err instanceof GatewayError ? err.code : undefined;
     ticket.release(code === 'GW_ERR_OVERLOADED' ? 'overloaded' : code === 'GW_ERR_DEADLINE' || code === 'GW_ERR_TRITON_DEADLINE' ? 'deadline' : 'failed');
+    // A full model-server queue (or decode queue) says to come back; when is the later of its own
+    // estimate and the admission queue's, which the work must also pass through again.
     if (err instanceof GatewayError && code === 'GW_ERR_OVERLOADED') {
-      throw new GatewayError('GW_ERR_OVERLOADED', err.detail, admission.retryAfterSeconds(), { cause: err });
+      throw new GatewayError('GW_ERR_OVERLOADED', err.detail, Math.max(err.retryAfterSeconds ?? 1, admission.retryAfterSeconds()), { cause: err });
     }
     throw err;
   }
