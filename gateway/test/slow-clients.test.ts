@@ -110,6 +110,16 @@ describe('upload timeouts', () => {
     assert.ok(res.closedAfterMs >= 590 && res.closedAfterMs < 15_000, `${res.closedAfterMs} ms`);
   });
 
+  it('a request answered before its stalled body arrived (415) gets that one answer, then its connection closed by Node\'s request timeout', async () => {
+    const head = 'POST /caption HTTP/1.1\r\nHost: gateway\r\nContent-Type: text/plain\r\nContent-Length: 100000\r\n\r\n';
+    const { answer } = stalledRequest(gw.url, head, 'name,calories\n');
+    const res = await answer;
+    assertProblem(res, 415, 'GW_ERR_UPLOAD_UNSUPPORTED_TYPE');
+    assert.doesNotMatch(res.body, /HTTP\/1\.1/, 'a second answer followed the first');
+    // requestTimeout = HEADERS_TIMEOUT_MS + UPLOAD_TIMEOUT_MS + 1 s: closed after that, not never.
+    assert.ok(res.closedAfterMs >= 2000 && res.closedAfterMs < 30_000, `${res.closedAfterMs} ms`);
+  });
+
   it('a body that arrives in time, in pieces, is captioned; a keep-alive connection idle past both timeouts still serves', async () => {
     const png = await renderScene(generateScene(4_700_001), 'png');
     const { hostname, port } = new URL(gw.url);

@@ -39,20 +39,19 @@ export interface UploadTimes {
  * guardUploadTimes(server, { bodyTimeoutMs: 30_000 });
  */
 export function guardUploadTimes(server: Server, times: UploadTimes): void {
-  // The response being written on each connection, until it has finished.
-  const responding = new WeakMap<Duplex, ServerResponse>();
+  // The latest response on each connection.
+  const latest = new WeakMap<Duplex, ServerResponse>();
   // First, so the deadline counts from the moment the headers were parsed.
   server.prependListener('request', (req: IncomingMessage, res: ServerResponse) => {
     bodyDeadlines.set(req, { at: Date.now() + times.bodyTimeoutMs, timeoutMs: times.bodyTimeoutMs });
-    responding.set(req.socket, res);
-    res.once('finish', () => {
-      if (responding.get(req.socket) === res) responding.delete(req.socket);
-    });
+    latest.set(req.socket, res);
   });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
-    // Something was already answered on this request (its body is what stalled): nothing more
-    // can be said on the connection, so it is closed.
-    if (!socket.writable || responding.get(socket)?.headersSent) {
+    // The request was answered before its body had arrived (a 415, say), and the body is what
+    // stalled: nothing more can be said on the connection, so it is closed. Between requests
+    // (the latest one whole) a stalled next request is answered like any other.
+    const res = latest.get(socket);
+    if (!socket.writable || (res?.headersSent && !res.req.complete)) {
       socket.destroy();
       return;
     }
@@ -111,19 +110,22 @@ export function readUpload(maxBytes: number): RequestHandler {
       res.locals['upload'] = { image, options: { ...query, ...fields } } satisfies Upload;
       next();
     };
-    const deadline = bodyDeadlines.get(req);
-    const hasBody = (req.get('content-length') ?? '0') !== '0' || req.get('transfer-encoding') !== undefined;
-    if (deadline !== undefined && hasBody) {
+    // While a parser reads the body: it waits for bytes that may never come, and would read or
+    // wait for the rest of the body before the connection could serve another request, so the
+    // 408 closes the connection.
+    const armBodyTimer = () => {
+      const deadline = bodyDeadlines.get(req);
+      if (deadline === undefined) return;
       timer = setTimeout(() => {
-        // The parser waits for bytes that may never come, and would read or wait for the rest of
-        // the body before the connection could serve another request: it is closed after the 408.
-        res.setHeader('Connection', 'close');
+        if (!res.headersSent) res.setHeader('Connection', 'close');
         done(new GatewayError('GW_ERR_UPLOAD_TIMEOUT', `The request body did not arrive within ${deadline.timeoutMs} ms of its headers.`));
       }, Math.max(0, deadline.at - Date.now()));
-    }
+    };
     if (type.startsWith('multipart/form-data')) {
+      armBodyTimer();
       form(req, res, (err: unknown) => done(err, req.file?.buffer, req.body as Record<string, unknown>));
     } else if (type.startsWith('image/')) {
+      armBodyTimer();
       raw(req, res, (err: unknown) => done(err, Buffer.isBuffer(req.body) ? req.body : new Uint8Array(0)));
     } else if (type === '' && req.get('content-length') === undefined && req.get('transfer-encoding') === undefined) {
       done(undefined);
