@@ -207,7 +207,12 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
   server.prependListener('request', (_req, res: ServerResponse) => {
     if (draining) res.setHeader('Connection', 'close');
     responses.add(res);
-    res.once('close', () => responses.delete(res));
+    res.once('close', () => {
+      responses.delete(res);
+      // An answer whose headers had gone before the shutdown began cannot say Connection: close;
+      // its connection is closed as soon as it is idle.
+      if (draining) server.closeIdleConnections();
+    });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
