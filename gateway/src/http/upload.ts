@@ -55,7 +55,9 @@ export function guardUploadTimes(server: Server, times: UploadTimes): void {
       socket.destroy();
       return;
     }
-    socket.end(err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? timeoutAnswer() : NODE_CLIENT_ERROR_ANSWERS[err.code ?? ''] ?? BAD_REQUEST);
+    const answer = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? timeoutAnswer() : NODE_CLIENT_ERROR_ANSWERS[err.code ?? ''] ?? BAD_REQUEST;
+    // Destroyed once the answer is written: HTTP sockets stay half open until the client closes.
+    socket.end(answer, () => socket.destroy());
   });
 }
 
