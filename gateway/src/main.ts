@@ -10,7 +10,6 @@
  * caption models' configs) can never work, exit 1 otherwise (a model server that is not ready).
  */
 import { readFile } from 'node:fs/promises';
-import { createServer, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { startModelServer, type RunningModelServer } from '../../modelserver/src/index.js';
 import { AdmissionController } from './admission/index.js';
@@ -19,7 +18,7 @@ import { ClassifyService } from './classification/classify-service.js';
 import { type GatewayConfig, loadConfig } from './config/index.js';
 import { CaptionTokenizer } from './generation/index.js';
 import { createApp } from './http/app.js';
-import { guardUploadTimes } from './http/upload.js';
+import { serveHttp } from './http/server.js';
 import { createLogger, type DestinationStream, GatewayMetrics, type Logger } from './observability/index.js';
 import { configureSharp, DecodeLimiter } from './preprocess/index.js';
 import { TritonClient } from './triton/client.js';
@@ -172,6 +171,7 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     onDecision: (workClass, decision) => metrics.countAdmission(`/${workClass}`, decision),
   });
   metrics.watchAdmission(() => admission.snapshot());
+  metrics.watchDecodes(() => decodeLimiter.stats());
   const app = createApp({
     admission,
     captions,
@@ -186,42 +186,18 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     log,
     logger,
   });
-  const server = createServer(
-    {
-      headersTimeout: config.HEADERS_TIMEOUT_MS,
-      // Node's bound on receiving a whole request: a backstop only. readUpload's body timer
-      // (UPLOAD_TIMEOUT_MS from the headers) answers first, through the error middleware.
-      requestTimeout: config.HEADERS_TIMEOUT_MS + config.UPLOAD_TIMEOUT_MS + 1000,
-      keepAliveTimeout: config.KEEP_ALIVE_TIMEOUT_MS,
-      // How often Node checks the two timeouts above; its default, 30 s, would let a stalled
-      // request outlive them by up to that much.
-      connectionsCheckingInterval: Math.min(1000, config.HEADERS_TIMEOUT_MS),
-    },
+  const http = await serveHttp(
     app,
+    {
+      port: config.PORT,
+      host: config.HOST,
+      headersTimeoutMs: config.HEADERS_TIMEOUT_MS,
+      uploadTimeoutMs: config.UPLOAD_TIMEOUT_MS,
+      keepAliveTimeoutMs: config.KEEP_ALIVE_TIMEOUT_MS,
+      maxConnections: config.MAX_CONNECTIONS,
+    },
   );
-  server.maxConnections = config.MAX_CONNECTIONS;
-  guardUploadTimes(server, { bodyTimeoutMs: config.UPLOAD_TIMEOUT_MS });
-  // Responses not yet finished, so that a shutdown can tell each to close its connection.
-  const responses = new Set<ServerResponse>();
-  let draining = false;
-  server.prependListener('request', (_req, res: ServerResponse) => {
-    if (draining) res.setHeader('Connection', 'close');
-    responses.add(res);
-    res.once('close', () => {
-      responses.delete(res);
-      // An answer whose headers had gone before the shutdown began cannot say Connection: close;
-      // its connection is closed as soon as it is idle.
-      if (draining) server.closeIdleConnections();
-    });
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.PORT, config.HOST, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as { port: number }).port;
+  const port = http.port;
   const url = `http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${port}`;
   log('info', `gateway listening on ${url}`, { modelServer: address, embedded: modelServer !== undefined, encoder: encoder.model, decoder: decoder.model });
   let stopping: Promise<void> | undefined;
@@ -233,26 +209,13 @@ export async function startGateway(config: GatewayConfig, options: StartOptions 
     decodeLimiter,
     stop() {
       stopping ??= (async () => {
-        // Stop accepting; idle keep-alive connections close now, and every response still to
-        // be written closes its connection once sent (Node keeps them open otherwise).
-        draining = true;
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-        for (const res of responses) if (!res.headersSent) res.setHeader('Connection', 'close');
-        server.closeIdleConnections();
-        let timer: NodeJS.Timeout | undefined;
-        const drained = await Promise.race([
-          closed.then(() => true),
-          new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), config.SHUTDOWN_DRAIN_MS))),
-        ]);
-        clearTimeout(timer);
-        if (!drained) {
-          // Stalled uploads and requests slower than the drain: cut, so the process exits in time.
-          log('warn', `shutdown: ${responses.size} requests still in flight after SHUTDOWN_DRAIN_MS (${config.SHUTDOWN_DRAIN_MS} ms): closing their connections`, {
-            inFlight: responses.size,
+        const cut = await http.drain(config.SHUTDOWN_DRAIN_MS);
+        if (cut > 0) {
+          // Stalled uploads and requests slower than the drain were cut, so the process exits in time.
+          log('warn', `shutdown: ${cut} requests still in flight after SHUTDOWN_DRAIN_MS (${config.SHUTDOWN_DRAIN_MS} ms): closed their connections`, {
+            inFlight: cut,
             drainMs: config.SHUTDOWN_DRAIN_MS,
           });
-          server.closeAllConnections();
-          await closed;
         }
         client.close();
         await modelServer?.stop();

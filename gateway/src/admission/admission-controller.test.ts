@@ -67,8 +67,9 @@ describe('AdmissionController', () => {
     at(1000);
     first.release('ok');
     const inService = [await c.admit(req(now())), await c.admit(req(now()))];
-    // Two units in service at 1000 ms each leave at 2 units/s: one queued request waits 500 ms, then runs 1000.
-    const fits = c.admit(req(now(), { deadline: now() + 1500 }));
+    // Two units in service at 1000 ms each leave at 2 units/s: one queued request waits 500 ms
+    // (750 with the margin for estimates), then runs 1000.
+    const fits = c.admit(req(now(), { deadline: now() + 1750 }));
     assert.ok(await isWaiting(fits));
     const late = await refusal(c.admit(req(now(), { deadline: now() + 1999 })));
     assert.equal(late.code, 'GW_ERR_OVERLOADED');
@@ -155,7 +156,8 @@ describe('AdmissionController', () => {
     gone.abort(reason);
     await assert.rejects(leaving, (e) => e === reason);
     assert.equal(c.snapshot().queued, 0);
-    // Admitted to the queue with 25 ms left (wait 5 + run 10), it is refused once 10 ms are left.
+    // Admitted to the queue with 25 ms left (wait 5, 7.5 with the margin, + run 10), it is refused
+    // once 10 ms are left.
     const expiring = await refusal(c.admit(req(now(), { deadline: now() + 25 })));
     assert.match(expiring.detail, /could no longer finish/);
     assert.ok(decisions.includes('caption:expired'));

@@ -22,6 +22,7 @@
  */
 import { abortReason, GatewayError } from '../errors/index.js';
 import { AdaptiveLimit, type AdaptiveLimitOptions } from './adaptive-limit.js';
+import { ServiceEstimates } from './service-estimates.js';
 
 /** The routes that share the service fairly. */
 export const WORK_CLASSES = ['caption', 'classify'] as const;
@@ -82,8 +83,12 @@ interface InService {
   readonly startedMs: number;
 }
 
+/** Admission allows for waits this much longer than expected (see admit). */
+const WAIT_MARGIN = 1.5;
+
 export class AdmissionController {
   private readonly limiter: AdaptiveLimit;
+  private readonly estimates = new ServiceEstimates();
   private readonly queues = new Map<WorkClass, Waiter[]>(WORK_CLASSES.map((c) => [c, []]));
   /** Units each route has been given; the next turn goes to the waiting route with the fewest. */
   private readonly served = new Map<WorkClass, number>(WORK_CLASSES.map((c) => [c, 0]));
@@ -112,8 +117,11 @@ export class AdmissionController {
       return Promise.reject(this.refuse(request, 'queue_full', `${this.queued} requests are already waiting`));
     }
     const waitMs = this.expectedWaitMs(request.cost);
-    const serviceMs = this.limiter.serviceMs(request.kind) ?? 0;
-    if (now + waitMs + serviceMs > request.deadline) {
+    const serviceMs = this.estimates.serviceMs(request.kind) ?? 0;
+    // Waits are estimates from the last second; the margin keeps a request admitted on a
+    // slightly optimistic one from being refused later, after waiting, which is the slow refusal
+    // this exists to avoid.
+    if (now + WAIT_MARGIN * waitMs + serviceMs > request.deadline) {
       const detail = `expected to wait ${Math.round(waitMs)} ms and run ${Math.round(serviceMs)} ms, past its deadline in ${Math.max(0, request.deadline - now)} ms`;
       return Promise.reject(this.refuse(request, 'deadline', detail));
     }
@@ -166,7 +174,11 @@ export class AdmissionController {
         if (released) return;
         released = true;
         this.inService.delete(entry);
-        if (outcome === 'ok') this.limiter.sample(request.kind, this.now() - entry.startedMs, this.inServiceCost);
+        const now = this.now();
+        if (outcome === 'ok') {
+          this.limiter.sample(request.kind, now - entry.startedMs, this.inServiceCost);
+          this.estimates.record(request.kind, request.cost, now - entry.startedMs, now);
+        }
         else if (outcome === 'overloaded' || (outcome === 'deadline' && this.ampleBudget(request, entry.startedMs))) this.limiter.overloaded();
         this.inServiceCost -= request.cost;
         this.pump();
@@ -176,7 +188,7 @@ export class AdmissionController {
 
   /** Whether `request`, started at `startedMs`, had at least twice its kind's service time. */
   private ampleBudget(request: AdmissionRequest, startedMs: number): boolean {
-    const serviceMs = this.limiter.serviceMs(request.kind);
+    const serviceMs = this.estimates.serviceMs(request.kind);
     return serviceMs !== undefined && request.deadline - startedMs >= 2 * serviceMs;
   }
 
@@ -225,17 +237,20 @@ export class AdmissionController {
 
   /**
    * Expected ms until `cost` more units behind everything queued can enter service: the units
-   * that must leave service first, over the rate they leave at (Little's law: each unit in
-   * service leaves after its kind's average service time). 0 while there is room and no queue.
+   * that must leave service first, over the rate they leave at (measured over the last second;
+   * before there is enough to measure, Little's law over the work in service and each kind's
+   * recent service time). 0 while there is room and no queue.
    */
   private expectedWaitMs(cost: number): number {
     const mustLeave = this.inServiceCost + this.queuedCost + cost - this.limiter.limit;
     if (mustLeave <= 0) return 0;
-    let unitsPerMs = 0;
-    for (const { request, startedMs } of this.inService) {
-      // A kind not yet timed counts as taking what it has taken so far (at least a millisecond).
-      const serviceMs = this.limiter.serviceMs(request.kind) ?? Math.max(1, this.now() - startedMs);
-      unitsPerMs += request.cost / serviceMs;
+    const now = this.now();
+    let unitsPerMs = this.estimates.drainUnitsPerMs(now) ?? 0;
+    if (unitsPerMs === 0) {
+      for (const { request, startedMs } of this.inService) {
+        // A kind not yet timed counts as taking what it has taken so far (at least a millisecond).
+        unitsPerMs += request.cost / (this.estimates.serviceMs(request.kind) ?? Math.max(1, now - startedMs));
+      }
     }
     return unitsPerMs > 0 ? mustLeave / unitsPerMs : 0;
   }

@@ -68,7 +68,7 @@ export class CaptionService {
     const { encoder, decoder, tokenizer } = this.models;
     const t0 = performance.now();
     ctx.onStage?.('preprocess');
-    const { pixelValues, timingsMs: preprocessMs } = await preprocessImage(image, encoder, this.limits);
+    const { pixelValues, timingsMs: preprocessMs } = await preprocessImage(image, encoder, this.limits, undefined, 0, { signal: ctx.signal });
     const preprocess = since(t0);
 
     ctx.onStage?.('encode');
@@ -96,7 +96,7 @@ export class CaptionService {
       repetitionPenalty: options.repetition_penalty,
     };
     // Each step is a model-server call of its own: TRITON_TIMEOUT_MS bounds every one.
-    const step = this.decoderSteps.stepFor({ imageEmbeds: embeds, deadline: ctx.deadline, callTimeoutMs: ctx.callTimeoutMs, requestId: ctx.requestId, ...(ctx.signal ? { signal: ctx.signal } : {}) });
+    const step = this.decoderSteps.stepFor({ imageEmbeds: embeds, deadline: ctx.deadline, callTimeoutMs: ctx.callTimeoutMs, requestId: ctx.requestId, signal: ctx.signal });
     // No step starts once the request's deadline has passed or its client has gone.
     const guarded: typeof step = (sequences) => {
       throwIfRequestDeadlinePassed(ctx);

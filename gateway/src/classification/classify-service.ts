@@ -54,7 +54,7 @@ export class ClassifyService {
     const t0 = performance.now();
     ctx.onStage?.('preprocess');
     const size = spec.image.size;
-    let { rgb } = await decodeToRgb(image, spec.image, this.limits);
+    let { rgb } = await decodeToRgb(image, spec.image, this.limits, { signal: ctx.signal });
     let profile: ClassifyResult['profile'] = { name: options.profile };
     if (options.profile === 'zoom_crop') {
       // Without a seed one is drawn and returned, so any zoom_crop answer can be reproduced.

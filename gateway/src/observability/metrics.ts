@@ -24,6 +24,13 @@ export interface AdmissionState {
   readonly limit: number;
 }
 
+/** What the image decode limiter holds, and how many decodes it has shed so far. */
+export interface DecodeState {
+  readonly inFlight: number;
+  readonly queued: number;
+  readonly shed: number;
+}
+
 /** A failed model-server call: the gRPC status name and the gateway's catalogue code. */
 export interface ModelCallFailure {
   readonly grpcCode: string;
@@ -55,6 +62,7 @@ export class GatewayMetrics {
   private readonly admissionDecisions: Counter<'route' | 'decision'>;
   private readonly cancelled: Counter<'route' | 'stage'>;
   private admissionState: () => AdmissionState = () => ({ queued: 0, queuedCost: 0, inServiceCost: 0, limit: 0 });
+  private decodeState: () => DecodeState = () => ({ inFlight: 0, queued: 0, shed: 0 });
 
   constructor() {
     const registers = [this.registry];
@@ -99,27 +107,46 @@ export class GatewayMetrics {
       labelNames: ['route', 'stage'],
       registers,
     });
+    const admission = () => this.admissionState();
+    const decodes = () => this.decodeState();
     for (const [name, help, read] of [
-      ['admission_queue_depth', 'Work requests waiting for admission.', (s: AdmissionState) => s.queued],
-      ['admission_queue_cost', 'Cost units of the work requests waiting for admission.', (s: AdmissionState) => s.queuedCost],
-      ['admission_in_service_cost', 'Cost units of admitted work in service.', (s: AdmissionState) => s.inServiceCost],
-      ['admission_limit', 'The adaptive limit on cost units in service.', (s: AdmissionState) => s.limit],
+      ['admission_queue_depth', 'Work requests waiting for admission.', () => admission().queued],
+      ['admission_queue_cost', 'Cost units of the work requests waiting for admission.', () => admission().queuedCost],
+      ['admission_in_service_cost', 'Cost units of admitted work in service.', () => admission().inServiceCost],
+      ['admission_limit', 'The adaptive limit on cost units in service.', () => admission().limit],
+      ['image_decodes_in_flight', 'Image decodes running (at most DECODE_CONCURRENCY).', () => decodes().inFlight],
+      ['image_decode_queue_depth', 'Image decodes waiting for a slot.', () => decodes().queued],
     ] as const) {
-      const state = () => this.admissionState();
       new Gauge({
         name,
         help,
         registers,
         collect() {
-          this.set(read(state()));
+          this.set(read());
         },
       });
     }
+    let shedSeen = 0;
+    new Counter({
+      name: 'image_decodes_shed_total',
+      help: 'Image decodes refused (503 GW_ERR_OVERLOADED) because the decode queue was full or too slow.',
+      registers,
+      collect() {
+        const shed = decodes().shed;
+        this.inc(shed - shedSeen);
+        shedSeen = shed;
+      },
+    });
   }
 
   /** Reads the admission gauges from `state` at every scrape. */
   watchAdmission(state: () => AdmissionState): void {
     this.admissionState = state;
+  }
+
+  /** Reads the image decode gauges and shed count from `state` at every scrape. */
+  watchDecodes(state: () => DecodeState): void {
+    this.decodeState = state;
   }
 
   /** Counts one admission decision for `route` ('admitted' or a refusal reason). */
