@@ -79,6 +79,7 @@ const { values: args } = parseArgs({
     capacity: { type: 'string' },
     warmup: { type: 'string', default: '1024' },
     'max-vus': { type: 'string', default: '12000' },
+    'k6-nice': { type: 'string', default: '10' },
     'preallocated-seconds': { type: 'string', default: '5' },
     bombs: { type: 'string', default: '8' },
     'no-bombs': { type: 'boolean', default: false },
@@ -106,6 +107,8 @@ const MIN_CONCURRENCY = Number(args['min-concurrency']);
 const CAPACITY_SECONDS = num('capacity-seconds');
 const WARMUP = Number(args.warmup);
 const MAX_VUS = Math.round(num('max-vus'));
+// 0 to 19; 0 runs k6 at the gateway's own priority.
+const K6_NICE = Math.min(19, Math.max(0, Math.round(Number(args['k6-nice']))));
 /** Each phase's VUs started before the run: enough for answers within this many seconds. */
 const PREALLOCATED_SECONDS = num('preallocated-seconds');
 const BOMBS = Math.round(num('bombs'));
@@ -183,7 +186,9 @@ async function runK6(tag: string, env: Record<string, string>): Promise<K6Run> {
   const allEnv = { REQUEST_TIMEOUT: `${CLIENT_TIMEOUT_MS}ms`, GRACEFUL_STOP: `${CLIENT_TIMEOUT_MS + 1000}ms`, SUMMARY_JSON: summaryFile, ...env };
   const argv = ['run', '-q', '--no-usage-report', '--console-output', logFile, '--log-format', 'raw', ...Object.entries(allEnv).flatMap(([k, v]) => ['-e', `${k}=${v}`]), K6_SCRIPT];
   const spawnedMs = Date.now();
-  const child: ChildProcess = spawn(K6, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // k6 shares this machine's cores with the gateway: at a lower priority it takes what the
+  // gateway leaves, as a load generator on its own machine would (--k6-nice 0 to compare).
+  const child: ChildProcess = K6_NICE > 0 ? spawn('nice', ['-n', String(K6_NICE), K6, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(K6, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   k6Pid = child.pid;
   let output = '';
   const keep = (c: Buffer) => (output = (output + c.toString()).slice(-4000));

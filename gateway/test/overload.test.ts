@@ -9,6 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { startModelServer } from '../../modelserver/src/index.js';
 import { generateScene, renderScene } from '../../model-tools/scenes/index.js';
@@ -49,6 +50,26 @@ function gatewayWith(env: Record<string, string>): Promise<TestGateway> {
 /** A caption of the test image, as a raw image/png body with options in the query. */
 function caption(url: string, query: string, headers: Record<string, string> = {}, signal?: AbortSignal): Promise<Response> {
   return fetch(`${url}/caption?${query}`, { method: 'POST', body: png, headers: { 'content-type': 'image/png', ...headers }, ...(signal ? { signal } : {}) });
+}
+
+/** The head and body of the answer to `request` (raw HTTP, nothing more sent), once it has come. */
+function rawAnswer(url: string, request: string): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname);
+    let text = '';
+    socket.on('error', reject);
+    socket.on('data', (chunk: Buffer) => {
+      text += chunk.toString();
+      const [head, body] = text.split('\r\n\r\n');
+      const length = Number(/content-length: (\d+)/i.exec(head ?? '')?.[1] ?? NaN);
+      if (body !== undefined && body.length >= length) {
+        socket.destroy();
+        resolve(text);
+      }
+    });
+    socket.write(request);
+  });
 }
 
 /** The value of one sample of /metrics (0 when absent). */
@@ -114,13 +135,17 @@ describe('admission control', () => {
       const second = await caption(gw.url, 'max_new_tokens=1', { 'Request-Timeout': '1.5' });
       await expectProblem(second, 503, 'GW_ERR_OVERLOADED');
       const retryLong = Number(second.headers.get('retry-after'));
+      // Refused before its upload is read: an upload whose body never comes gets its 503 at once.
+      const unread = await rawAnswer(gw.url, 'POST /caption?max_new_tokens=1 HTTP/1.1\r\nHost: g\r\nContent-Type: image/png\r\nContent-Length: 1000000\r\nRequest-Timeout: 1.5\r\n\r\n');
+      assert.match(unread, /^HTTP\/1\.1 503 /);
+      assert.match(unread, /GW_ERR_OVERLOADED/);
       // Four queued take about four times as long to enter service as one.
       assert.ok(retryShort >= 1 && retryLong >= retryShort + 2, `Retry-After ${retryShort} s behind one queued, ${retryLong} s behind four`);
 
       for (const res of [await inService, ...(await Promise.all(queued))]) assert.equal(res.status, 200, await res.text());
-      assert.equal(await metric(gw.url, 'admission_decisions_total', { route: '/caption', decision: 'deadline' }), 2);
+      assert.equal(await metric(gw.url, 'admission_decisions_total', { route: '/caption', decision: 'deadline' }), 3);
       assert.equal(await metric(gw.url, 'admission_decisions_total', { route: '/caption', decision: 'admitted' }), 6);
-      // Six captions encoded: the two refused never reached the model server.
+      // Six captions encoded: the three refused never reached the model server.
       assert.equal((await modelCounts(server.address, 'caption_encoder')).inferences - encoderBefore, 6);
     } finally {
       await gw.stop();

@@ -150,27 +150,47 @@ describe('upload timeouts', () => {
 });
 
 describe('connection cap', () => {
-  it('closes a connection beyond MAX_CONNECTIONS unanswered, and accepts again once one closes', async () => {
+  it('near MAX_CONNECTIONS idle keep-alive connections are closed, so a new client is served', async () => {
     const gw = await startTestGateway({ MAX_CONNECTIONS: '2' });
-    const sockets: Socket[] = [];
+    const { hostname, port } = new URL(gw.url);
+    const idle = connect(Number(port), hostname);
+    try {
+      let text = '';
+      idle.on('data', (c: Buffer) => (text += c.toString()));
+      const closed = new Promise((r) => idle.once('close', r));
+      idle.write('GET /healthz HTTP/1.1\r\nHost: gateway\r\n\r\n');
+      await until('the idle connection answered', () => text.includes('{"status":"ok"}'));
+      // A second client brings the count to 90 % of the cap: the idle connection goes, the newcomer is served.
+      assert.equal((await fetch(`${gw.url}/healthz`)).status, 200);
+      await closed;
+    } finally {
+      idle.destroy();
+      await gw.stop();
+    }
+  });
+
+  it('busy connections are kept, and one beyond MAX_CONNECTIONS is closed unanswered; one is accepted again once a busy one closes', async () => {
+    const gw = await startTestGateway({ MAX_CONNECTIONS: '2' });
+    const busy: Socket[] = [];
     try {
       const { hostname, port } = new URL(gw.url);
-      // Two connections that have each been answered once: both are surely accepted and held.
+      // Two uploads whose bodies have not come: Node answers 100 Continue once each request is in.
       for (let i = 0; i < 2; i++) {
         const s = connect(Number(port), hostname);
-        sockets.push(s);
+        busy.push(s);
         let text = '';
         s.on('data', (c: Buffer) => (text += c.toString()));
-        s.write('GET /healthz HTTP/1.1\r\nHost: gateway\r\n\r\n');
-        await until(`connection ${i} answered`, () => text.includes('{"status":"ok"}'));
+        s.write(rawCaptionHead(1000, 'Expect: 100-continue\r\n'));
+        await until(`upload ${i} in flight`, () => text.includes('100 Continue'));
       }
       const third = await stalledRequest(gw.url, 'GET /healthz HTTP/1.1\r\nHost: gateway\r\n\r\n').answer;
       assert.equal(third.status, 0, 'the third connection was answered');
-      sockets.shift()!.destroy();
+      assert.ok(busy.every((s) => !s.destroyed), 'a busy connection was closed');
+      busy.shift()!.destroy();
       // The server counts the closed one out when it sees the close: retried until it has.
       await until('a connection accepted again', async () => (await fetch(`${gw.url}/healthz`).then((r) => r.status, () => 0)) === 200);
     } finally {
-      for (const s of sockets) s.destroy();
+      for (const s of busy) s.destroy();
       await gw.stop();
     }
   });

@@ -111,20 +111,10 @@ export class AdmissionController {
    */
   admit(request: AdmissionRequest): Promise<Admission> {
     if (request.signal?.aborted) return Promise.reject(abortReason(request.signal));
-    const now = this.now();
-    if (this.queued === 0 && this.fits(request)) return Promise.resolve(this.start(request, now));
-    if (this.queued >= this.options.maxQueued) {
-      return Promise.reject(this.refuse(request, 'queue_full', `${this.queued} requests are already waiting`));
-    }
-    const waitMs = this.expectedWaitMs(request.cost);
+    if (this.queued === 0 && this.fits(request)) return Promise.resolve(this.start(request, this.now()));
+    const refusal = this.refusal(request);
+    if (refusal) return Promise.reject(this.refuse(request, refusal.reason, refusal.why));
     const serviceMs = this.estimates.serviceMs(request.kind) ?? 0;
-    // Waits are estimates from the last second; the margin keeps a request admitted on a
-    // slightly optimistic one from being refused later, after waiting, which is the slow refusal
-    // this exists to avoid.
-    if (now + WAIT_MARGIN * waitMs + serviceMs > request.deadline) {
-      const detail = `expected to wait ${Math.round(waitMs)} ms and run ${Math.round(serviceMs)} ms, past its deadline in ${Math.max(0, request.deadline - now)} ms`;
-      return Promise.reject(this.refuse(request, 'deadline', detail));
-    }
     return new Promise((resolve, reject) => {
       const waiter: Waiter = { request, resolve, reject, timer: undefined, unlisten: () => {} };
       const queue = this.queues.get(request.workClass)!;
@@ -148,6 +138,33 @@ export class AdmissionController {
     });
   }
 
+  /**
+   * The refusal `request` would get if it asked now, without queueing it: lets a route refuse
+   * before reading an upload it would refuse anyway (at 10x load most uploads are refused, and
+   * reading them was most of the cost of refusing).
+   */
+  check(request: Omit<AdmissionRequest, 'signal'>): GatewayError | undefined {
+    if (this.queued === 0 && this.fits(request)) return undefined;
+    const refusal = this.refusal(request);
+    return refusal ? this.refuse(request, refusal.reason, refusal.why) : undefined;
+  }
+
+  /** Why `request`, arriving now behind the queue, cannot be admitted; undefined if it can wait. */
+  private refusal(request: Omit<AdmissionRequest, 'signal'>): { reason: RefusalReason; why: string } | undefined {
+    if (this.queued >= this.options.maxQueued) return { reason: 'queue_full', why: `${this.queued} requests are already waiting` };
+    const now = this.now();
+    const waitMs = this.expectedWaitMs(request.cost);
+    const serviceMs = this.estimates.serviceMs(request.kind) ?? 0;
+    // Waits are estimates from the last second; the margin keeps a request admitted on a
+    // slightly optimistic one from being refused later, after waiting, which is the slow refusal
+    // this exists to avoid.
+    if (now + WAIT_MARGIN * waitMs + serviceMs <= request.deadline) return undefined;
+    return {
+      reason: 'deadline',
+      why: `expected to wait ${Math.round(waitMs)} ms and run ${Math.round(serviceMs)} ms, past its deadline in ${Math.max(0, request.deadline - now)} ms`,
+    };
+  }
+
   /** Seconds until the work waiting now will have entered service (at least 1). */
   retryAfterSeconds(): number {
     return Math.max(1, Math.ceil(this.expectedWaitMs(0) / 1000));
@@ -158,7 +175,7 @@ export class AdmissionController {
   }
 
   /** Work too big for the limit still runs, alone, rather than never. */
-  private fits(request: AdmissionRequest): boolean {
+  private fits(request: Pick<AdmissionRequest, 'cost'>): boolean {
     return this.inServiceCost === 0 || this.inServiceCost + request.cost <= this.limiter.limit;
   }
 
@@ -255,7 +272,7 @@ export class AdmissionController {
     return unitsPerMs > 0 ? mustLeave / unitsPerMs : 0;
   }
 
-  private refuse(request: AdmissionRequest, reason: RefusalReason, why: string): GatewayError {
+  private refuse(request: Pick<AdmissionRequest, 'workClass'>, reason: RefusalReason, why: string): GatewayError {
     this.options.onDecision?.(request.workClass, reason);
     return new GatewayError('GW_ERR_OVERLOADED', `the service is at capacity: this ${request.workClass} request was refused (${why})`, this.retryAfterSeconds());
   }

@@ -4,8 +4,8 @@
  * handler writes), the in-flight gauge, and when the response ends exactly one access-log line
  * and one `http_requests_total` count, labelled with the Express route pattern, never the raw URL.
  * The access line is the request's only line from the gateway itself: for an error it carries the
- * catalogue code the problem handler left in `res.locals['problem']` (and, for a 5xx, the error
- * and its cause).
+ * catalogue code the problem handler left in `res.locals['problem']` (and, for a 5xx other than
+ * a 503 GW_ERR_OVERLOADED refusal, the error and its cause).
  */
 import type { Request, RequestHandler } from 'express';
 import { ERROR_CATALOGUE, type GatewayError } from '../errors/index.js';
@@ -52,7 +52,10 @@ export function observeRequests({ logger, metrics, notInFlight = ['/metrics'] }:
       const stage = status === CLIENT_CLOSED ? ((res.locals['stage'] as string | undefined) ?? 'request') : undefined;
       if (stage) metrics.countCancelled(route, stage);
       const problem = res.locals['problem'] as GatewayError | undefined;
-      const level = status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
+      // Shedding load is the gateway working as designed, not a fault: a warn line without the
+      // error's stack (at 10x load there are thousands a second, and the stacks were most of the log).
+      const fault = status >= 500 && problem?.code !== 'GW_ERR_OVERLOADED';
+      const level = fault ? 'error' : status >= 400 ? 'warn' : 'info';
       log[level](
         {
           method: req.method,
@@ -62,7 +65,7 @@ export function observeRequests({ logger, metrics, notInFlight = ['/metrics'] }:
           durationMs: Math.round((performance.now() - t0) * 10) / 10,
           ...(problem ? { code: problem.code, detail: problem.detail } : {}),
           // A 5xx is the gateway's or the model server's fault: keep the error and its cause.
-          ...(problem && problem.status >= 500 ? { err: problem } : {}),
+          ...(problem && fault ? { err: problem } : {}),
           ...(aborted ? { aborted: true } : {}),
           ...(stage ? { stage } : {}),
         },

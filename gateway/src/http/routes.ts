@@ -4,7 +4,7 @@
  * (model server ready and the models loaded), GET /v1/models (models, versions and states),
  * GET /metrics (Prometheus text format).
  */
-import { type Response, Router } from 'express';
+import { type RequestHandler, type Response, Router } from 'express';
 import type { AdmissionController, AdmissionRequest } from '../admission/index.js';
 import type { CaptionService } from '../captioning/caption-service.js';
 import type { ClassifyService } from '../classification/classify-service.js';
@@ -85,16 +85,14 @@ export function routes(deps: RouteDeps): Router {
 
   const deadline = requestDeadline(deps.requestTimeoutMs);
   // Runs `work` once admitted, telling admission how it ended.
-  const admitted = <T>(res: Response, request: Omit<AdmissionRequest, 'deadline' | 'signal'>, work: (budget: RequestBudget) => Promise<T>) =>
+  const admitted = <T>(res: Response, request: Work, work: (budget: RequestBudget) => Promise<T>) =>
     runAdmitted(deps.admission, res, request, work);
 
-  router.post('/caption', deadline, readUpload(deps.maxUploadBytes), async (_req, res) => {
+  router.post('/caption', deadline, shedEarly(deps.admission, (query) => captionWork(query, deps.limits.maxBeams)), readUpload(deps.maxUploadBytes), async (_req, res) => {
     const upload = res.locals['upload'] as Upload;
     const options = parseCaptionOptions(upload.options, deps.limits);
     const requestId = res.locals['requestId'] as string;
-    // Every decoder step carries num_beams rows: a beam-8 caption costs about eight greedy ones.
-    const work = { workClass: 'caption', kind: `caption:beams=${options.num_beams}${options.food ? ':food' : ''}`, cost: options.num_beams } as const;
-    const result = await admitted(res, work, ({ deadline, signal }) =>
+    const result = await admitted(res, captionWork({ num_beams: String(options.num_beams), food: String(options.food) }, deps.limits.maxBeams), ({ deadline, signal }) =>
       deps.captions.caption(upload.image, options, {
         requestId,
         deadline,
@@ -115,11 +113,10 @@ export function routes(deps: RouteDeps): Router {
     } satisfies CaptionResponse);
   });
 
-  router.post('/classify', deadline, readUpload(deps.maxUploadBytes), async (_req, res) => {
+  router.post('/classify', deadline, shedEarly(deps.admission, () => CLASSIFY_WORK), readUpload(deps.maxUploadBytes), async (_req, res) => {
     const upload = res.locals['upload'] as Upload;
     const options = parseClassifyOptions(upload.options);
-    // One model call of an encoder's size: a unit, as a greedy caption (which also runs its steps) is.
-    const result = await admitted(res, { workClass: 'classify', kind: 'classify', cost: 1 }, ({ deadline, signal }) =>
+    const result = await admitted(res, CLASSIFY_WORK, ({ deadline, signal }) =>
       deps.classifier.classify(upload.image, options, {
         requestId: res.locals['requestId'] as string,
         deadline,
@@ -141,6 +138,36 @@ export function routes(deps: RouteDeps): Router {
   return router;
 }
 
+type Work = Omit<AdmissionRequest, 'deadline' | 'signal'>;
+
+/**
+ * A caption's work for admission, from its num_beams and food options (as strings: the query's
+ * own, before validation, or the validated values): every decoder step carries num_beams rows,
+ * so a beam-8 caption costs about eight greedy ones. Anything invalid counts as greedy (the
+ * validation that follows answers it).
+ */
+function captionWork(options: Record<string, unknown>, maxBeams: number): Work {
+  const n = Number(options['num_beams'] ?? 1);
+  const beams = Number.isInteger(n) && n >= 1 && n <= maxBeams ? n : 1;
+  const food = options['food'] === 'true' || options['food'] === '1';
+  return { workClass: 'caption', kind: `caption:beams=${beams}${food ? ':food' : ''}`, cost: beams };
+}
+
+/** One model call of an encoder's size: a unit, as a greedy caption (which also runs its steps) is. */
+const CLASSIFY_WORK: Work = { workClass: 'classify', kind: 'classify', cost: 1 };
+
+/**
+ * Refuses, before its upload is read, a request admission would refuse anyway (with the options
+ * the query gives; a multipart form's are only known once read, and are checked then): at 10x
+ * load nearly every upload is refused, and receiving them was most of the cost of refusing.
+ */
+function shedEarly(admission: AdmissionController, work: (query: Record<string, unknown>) => Work): RequestHandler {
+  return (req, res, next) => {
+    const budget = res.locals['budget'] as RequestBudget;
+    next(admission.check({ ...work(req.query as Record<string, unknown>), deadline: budget.deadline }));
+  };
+}
+
 /**
  * Waits for admission, runs `work`, and releases its units with how it ended. A model server
  * or decode queue refusing for being full answers with a Retry-After that allows for the
@@ -149,7 +176,7 @@ export function routes(deps: RouteDeps): Router {
 async function runAdmitted<T>(
   admission: AdmissionController,
   res: Response,
-  request: Omit<AdmissionRequest, 'deadline' | 'signal'>,
+  request: Work,
   work: (budget: RequestBudget) => Promise<T>,
 ): Promise<T> {
   const budget = res.locals['budget'] as RequestBudget;

@@ -1,7 +1,8 @@
 /**
  * @module http/server
  * The gateway's HTTP server: Node's server around the Express app with every timeout and the
- * connection cap set, uploads guarded (upload.ts), and a bounded drain. Draining refuses new
+ * connection cap set (idle keep-alive connections closed near it), uploads guarded (upload.ts),
+ * and a bounded drain. Draining refuses new
  * connections, closes idle keep-alive ones, tells every answer still to come to close its
  * connection (Node 20 keeps them open otherwise), waits `drainMs` at most, then closes what is
  * left (stalled uploads, requests slower than the drain), so the process exits in time.
@@ -19,6 +20,12 @@ export interface HttpServerOptions {
   readonly keepAliveTimeoutMs: number;
   readonly maxConnections: number;
 }
+
+/** Pending connections the kernel holds for accept(). */
+const LISTEN_BACKLOG = 4096;
+
+/** The share of the connection cap at which idle keep-alive connections are closed. */
+const IDLE_EVICTION_AT = 0.9;
 
 export interface HttpServer {
   readonly port: number;
@@ -45,6 +52,17 @@ export async function serveHttp(app: RequestListener, options: HttpServerOptions
     app,
   );
   server.maxConnections = options.maxConnections;
+  // Idle keep-alive connections count against the cap: clients that come back now and then (or
+  // a pool of thousands of load-test VUs) would hold it and every new client's connection would
+  // be reset. Near the cap the idle ones are closed (their clients reconnect when they need to).
+  let open = 0;
+  server.on('connection', (socket) => {
+    open++;
+    socket.once('close', () => open--);
+    if (open >= Math.ceil(options.maxConnections * IDLE_EVICTION_AT)) server.closeIdleConnections();
+  });
+  // At the cap Node drops a new connection without a 'connection' event: make room for the next.
+  server.on('drop', () => server.closeIdleConnections());
   guardUploadTimes(server, { bodyTimeoutMs: options.uploadTimeoutMs });
   // Responses not yet finished, so that a drain can tell each to close its connection.
   const responses = new Set<ServerResponse>();
@@ -61,7 +79,10 @@ export async function serveHttp(app: RequestListener, options: HttpServerOptions
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port, options.host, () => {
+    // Node's default backlog (511) overflows in a burst of new connections while the event loop
+    // is busy: the kernel drops the SYNs and clients retry a second later. The kernel caps it at
+    // net.core.somaxconn.
+    server.listen({ port: options.port, host: options.host, backlog: LISTEN_BACKLOG }, () => {
       server.off('error', reject);
       resolve();
     });
