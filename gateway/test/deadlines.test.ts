@@ -8,10 +8,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { startModelServer } from '../../modelserver/src/index.js';
 import { generateScene, renderScene } from '../../model-tools/scenes/index.js';
-import { startTriton } from '../../triton-harness/start-triton.js';
-import { expectProblem, form, MODEL_SERVER, startTestGateway } from './helpers.js';
+import { expectProblem, form, startSelectedModelServer, startTestGateway } from './helpers.js';
 import { type SlowRepository, slowRepository } from './slow-repository.js';
 
 const DECODER_DELAY_MS = 1500;
@@ -23,7 +21,7 @@ let png: Buffer;
 before(async () => {
   repository = slowRepository({ caption_decoder: DECODER_DELAY_MS, food_classifier: DECODER_DELAY_MS });
   const modelRepository = repository.path;
-  server = MODEL_SERVER === 'triton' ? await startTriton({ modelRepository }) : await startModelServer({ modelRepository, grpcPort: 0, log: () => {} });
+  server = await startSelectedModelServer(modelRepository);
   png = await renderScene(generateScene(4_600_001), 'png');
 });
 after(async () => {

@@ -10,6 +10,7 @@ import { zlib } from './zlib-crc.js';
 import { loadConfig } from '../src/config/index.js';
 import { type RunningGateway, startGateway, type StartOptions } from '../src/main.js';
 import { type RunningTriton, startTriton } from '../../triton-harness/start-triton.js';
+import { startModelServer } from '../../modelserver/src/index.js';
 
 export const REPOSITORY = process.env.TEST_MODEL_REPOSITORY ?? new URL('../../model_repository', import.meta.url).pathname;
 
@@ -53,6 +54,11 @@ export async function startTestGateway(env: Record<string, string> = {}, options
       await triton?.stop();
     },
   };
+}
+
+/** The selected model server (embedded, or tritonserver with TEST_MODEL_SERVER=triton) over `modelRepository`. */
+export async function startSelectedModelServer(modelRepository: string): Promise<{ address: string; stop(): Promise<void> }> {
+  return MODEL_SERVER === 'triton' ? startTriton({ modelRepository }) : startModelServer({ modelRepository, grpcPort: 0, log: () => {} });
 }
 
 /** multipart/form-data with the image in field `image` plus string fields. */

@@ -11,10 +11,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { startModelServer } from '../../modelserver/src/index.js';
 import { generateScene, renderScene } from '../../model-tools/scenes/index.js';
-import { startTriton } from '../../triton-harness/start-triton.js';
-import { expectProblem, MODEL_SERVER, startTestGateway, type TestGateway } from './helpers.js';
+import { expectProblem, startSelectedModelServer, startTestGateway, type TestGateway } from './helpers.js';
+import { TritonClient } from '../src/triton/client.js';
+import { imageInput } from '../src/triton/image-input.js';
 import { modelCounts, waitFor } from './model-stats.js';
 import { rewriteConfigs, type SlowRepository, slowRepository } from './slow-repository.js';
 
@@ -27,15 +27,17 @@ let png: Buffer;
 
 before(async () => {
   // slow_encoder keeps the shipped queue policy, its queue cut to 2 requests, and holds batches 2 s.
-  repository = slowRepository({ caption_decoder: DECODER_DELAY_MS }, { slow_encoder: 'caption_encoder' });
+  repository = slowRepository({ caption_decoder: DECODER_DELAY_MS }, { slow_encoder: 'caption_encoder', untimed_encoder: 'caption_encoder' });
+  const holdBatches = (text: string) => text.replace('max_queue_delay_microseconds: 0', `preferred_batch_size: [ 16 ]\n  max_queue_delay_microseconds: ${ENCODER_DELAY_MS * 1000}`);
   rewriteConfigs(join(repository.path, 'slow_encoder'), (text, file) => {
     if (file === 'config.pbtxt') assert.match(text, /max_queue_size: 128/, 'the shipped encoder config bounds its queue');
-    return text
-      .replace('max_queue_size: 128', 'max_queue_size: 2')
-      .replace('max_queue_delay_microseconds: 0', `preferred_batch_size: [ 16 ]\n  max_queue_delay_microseconds: ${ENCODER_DELAY_MS * 1000}`);
+    return holdBatches(text.replace('max_queue_size: 128', 'max_queue_size: 2'));
   });
+  // No queue timeout: Triton re-forms the batch it is holding on every pass, so it sees a
+  // cancellation there too (with a timeout it keeps the batch until the timeout, cancelled or not).
+  rewriteConfigs(join(repository.path, 'untimed_encoder'), (text) => holdBatches(text.replace('    default_timeout_microseconds: 10000000\n', '')));
   const modelRepository = repository.path;
-  server = MODEL_SERVER === 'triton' ? await startTriton({ modelRepository }) : await startModelServer({ modelRepository, grpcPort: 0, log: () => {} });
+  server = await startSelectedModelServer(modelRepository);
   png = await renderScene(generateScene(4_700_001), 'png');
 });
 after(async () => {
@@ -103,6 +105,29 @@ describe('abandoned work', () => {
       assert.equal(await metric(gw.url, 'http_requests_total', { route: '/caption', status: '499' }), 1);
     } finally {
       await gw.stop();
+    }
+  });
+});
+
+describe("the gateway's client", () => {
+  it('a unary call abandoned while queued is cancelled on the wire and never executed', async () => {
+    const client = new TritonClient(server.address);
+    try {
+      const before = (await modelCounts(server.address, 'untimed_encoder')).inferences;
+      const pixels = imageInput('pixel_values', 64, new Float32Array(3 * 64 * 64));
+      const later = { deadline: Date.now() + 30_000 };
+      // untimed_encoder holds its batches 2 s: both calls wait in its queue.
+      const kept = client.infer('untimed_encoder', pixels, later);
+      const leaving = new AbortController();
+      const abandoned = client.infer('untimed_encoder', pixels, { ...later, signal: leaving.signal });
+      await new Promise((r) => setTimeout(r, 300));
+      const reason = new Error('nobody waits for it');
+      leaving.abort(reason);
+      await assert.rejects(abandoned, (e) => e === reason);
+      await kept;
+      assert.equal((await modelCounts(server.address, 'untimed_encoder')).inferences - before, 1);
+    } finally {
+      client.close();
     }
   });
 });
