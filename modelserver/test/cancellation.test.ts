@@ -45,6 +45,11 @@ const DEADLINE_MS = 300;
 const SLEEP_MODEL = readFileSync(new URL('./fixtures/sleep_model.py', import.meta.url));
 
 const BOUNDED = 'default_queue_policy { max_queue_size: 100 }';
+/** A batch that waits: two requests of 1 row are held 2 s for a preferred size of 16. */
+const HELD = 'preferred_batch_size: [ 16 ] max_queue_delay_microseconds: 2000000';
+const HELD_TIMEOUT = 'max_queue_size: 2 default_timeout_microseconds: 10000000 allow_timeout_override: true';
+/** How long after they were sent a request of a held batch is cancelled: well inside the 2 s delay. */
+const HELD_CANCEL_MS = 300;
 /** Model name → its `dynamic_batching` block ('' for none). */
 const MODELS: Record<string, string> = {
   cancelled: `dynamic_batching { ${BOUNDED} }`,
@@ -54,12 +59,20 @@ const MODELS: Record<string, string> = {
   unbatched: '',
   first: `dynamic_batching { ${BOUNDED} }`,
   second: `dynamic_batching { ${BOUNDED} }`,
+  held: `dynamic_batching { ${HELD} default_queue_policy { max_queue_size: 2 } }`,
+  held_timeout: `dynamic_batching { ${HELD} default_queue_policy { ${HELD_TIMEOUT} } }`,
 };
+/**
+ * The models whose idle instance holds a pending batch: their input has a variable dimension, so
+ * Triton wakes its batcher on every arrival (core backend_model.cc enforce_equal_shape_tensors;
+ * otherwise an arrival short of the next preferred size waits for the delay to be looked at).
+ */
+const VARIABLE_DIMS = new Set(['held', 'held_timeout']);
 
 const config = (name: string, batching: string, backend: string) => `name: "${name}"
 backend: "${backend}"
 max_batch_size: ${BLOCKER_ROWS}
-input [ { name: "INPUT0" data_type: TYPE_FP32 dims: [ ${FEATURES} ] } ]
+input [ { name: "INPUT0" data_type: TYPE_FP32 dims: [ ${VARIABLE_DIMS.has(name) ? -1 : FEATURES} ] } ]
 output [ { name: "OUTPUT0" data_type: TYPE_FP32 dims: [ ${FEATURES} ] } ]
 instance_group [ { count: 1 kind: KIND_CPU } ]
 ${batching}
@@ -254,6 +267,36 @@ for (const kind of ['embedded', 'triton'] as const) {
         ],
       });
     });
+
+    // An idle instance: the two calls are taken into the batch being formed, which waits the 2 s
+    // delay for a preferred size of 16; then one is cancelled. Triton forms that batch again, and
+    // looks at cancellation, only when its cursor is invalid (core scheduler_utils.cc
+    // PriorityQueue::IsCursorValid): on every pass while no member has a queue timeout, not
+    // before the closest member timeout once one has.
+    for (const [model, dropped] of [
+      ['held', true],
+      ['held_timeout', false],
+    ] as const) {
+      const what = dropped ? 'without a queue timeout is dropped' : 'with a queue timeout on the model still runs';
+      it(`a unary call cancelled after it joined the batch being formed ${what}`, async () => {
+        const { client } = target;
+        const kept = infer(client, model, 1);
+        const gone = infer(client, model, 1);
+        await new Promise((resolve) => setTimeout(resolve, HELD_CANCEL_MS));
+        assert.equal(kept.done() || gone.done(), false, 'the held batch was sent before the cancellation');
+        gone.call.cancel();
+        assert.deepEqual(await gone.outcome, CANCELLED_ON_CLIENT);
+        assert.deepEqual(await kept.outcome, { ok: true });
+        const counts = await settledCounts(client, model, 2);
+        assert.deepEqual(
+          counts,
+          dropped
+            ? { success: 1, fail: 1, queue: 1, executions: 1, inferences: 1, batches: [[1, 1]] }
+            : // Run with its batch and counted a success, answered to nobody.
+              { success: 2, fail: 0, queue: 2, executions: 1, inferences: 2, batches: [[2, 1]] },
+        );
+      });
+    }
 
     it('a unary call whose deadline passes while queued is never executed', async () => {
       const { client } = target;

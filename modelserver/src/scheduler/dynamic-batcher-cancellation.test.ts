@@ -4,7 +4,9 @@
  * handles them (core scheduler_utils.cc PolicyQueue::ApplyPolicy; test/cancellation.test.ts
  * checks the same over gRPC on both servers): a request cancelled while queued is dropped,
  * answered CANCELLED and never executed; until batch forming reaches it, it keeps its place in
- * the queue. Judged by recorded batch sizes and outcomes; requests sent and cancelled in one
+ * the queue. One the pending batch has already taken in is dropped only when that batch is
+ * formed again: at once without queue timeouts, not before its closest member timeout with them
+ * (PriorityQueue::IsCursorValid). Judged by recorded batch sizes and outcomes; requests sent and cancelled in one
  * synchronous pass are all queued behind the busy instance (its answer cannot be handled before
  * the pass ends).
  */
@@ -109,6 +111,47 @@ describe('dynamic batcher: cancelled requests', () => {
     // Kept as it was, the batch {gone, b, c} would have reached 3 and run a cancelled request.
     assert.deepEqual(batchCounts(b.stats), [[3, 1]]);
     assert.deepEqual(log.order, ['gone', 'b', 'c', 'd']);
+  });
+
+  // Triton keeps its pending-batch cursor while now < the closest queue timeout of the batch's
+  // members (scheduler_utils.cc PriorityQueue::IsCursorValid) and only checks cancellation where
+  // the cursor walks (PolicyQueue::ApplyPolicy): a member cancelled meanwhile runs.
+  for (const [what, policy, timeoutUs] of [
+    ['default_timeout_microseconds', 'default_timeout_microseconds: 20000000', 0],
+    ['a request timeout under allow_timeout_override', 'default_timeout_microseconds: 60000000 allow_timeout_override: true', 15_000_000],
+  ] as const) {
+    test(`while a member has a queue timeout (${what}), a member cancelled after the pending batch took it in runs`, async () => {
+      const b = batcherOf(`preferred_batch_size: [ 3 ] max_queue_delay_microseconds: 10000000 default_queue_policy { ${policy} }`, 8);
+      const log = new SettleLog();
+      const gone = cancellable(job(1, 1, { timeoutUs }));
+      const all = [log.track('gone', b.batcher.infer(gone.job)), log.track('b', b.batcher.infer(job(1, 2)))];
+      gone.controller.abort();
+      all.push(log.track('c', b.batcher.infer(job(1, 3))));
+      await Promise.all(all);
+      // The batch {gone, b, c} was kept as it was: it reached 3 and ran the cancelled request.
+      assert.deepEqual(log.outcomes.get('gone'), { ok: true, value: 2 });
+      assert.deepEqual(batchCounts(b.stats), [[3, 1]]);
+      assert.equal(queueCount(b), 3n);
+    });
+  }
+
+  test('once the closest member timeout has passed, the pending batch is formed again without the cancelled member', async () => {
+    // b's own timeout (20 ms) is the batch's closest; when it passes b is DELAYed behind the
+    // others and the cursor is invalid: the walk from the head drops the cancelled request.
+    const b = batcherOf(
+      'preferred_batch_size: [ 3 ] max_queue_delay_microseconds: 10000000 default_queue_policy { timeout_action: DELAY default_timeout_microseconds: 20000000 allow_timeout_override: true }',
+      8,
+    );
+    const log = new SettleLog();
+    const gone = cancellable(job(1, 1));
+    const all = [log.track('b', b.batcher.infer(job(1, 2, { timeoutUs: 20_000 }))), log.track('gone', b.batcher.infer(gone.job))];
+    gone.controller.abort();
+    spin(40);
+    all.push(log.track('c', b.batcher.infer(job(1, 3))), log.track('d', b.batcher.infer(job(1, 4))));
+    await Promise.all(all);
+    assert.deepEqual(log.outcomes.get('gone'), CANCELLED);
+    assert.deepEqual(batchCounts(b.stats), [[3, 1]]);
+    assert.deepEqual(log.order, ['gone', 'c', 'd', 'b']);
   });
 
   test('cancelling after the request was sent changes nothing: it runs to the end', async () => {

@@ -20,10 +20,15 @@
  *
  * A cancelled request (its job's `signal` aborted) is dropped and answered CANCELLED when batch
  * forming reaches it, as Triton's PolicyQueue::ApplyPolicy does; until an instance is free it
- * stays queued and keeps its place against max_queue_size, as in Triton. A cancellation forms
- * the pending batch again, so a batch only ever runs requests that were not cancelled when it
- * was sent (Triton re-walks its pending batch on every pass, to the same effect): O(1), plus at
- * most one batch formed again.
+ * stays queued and keeps its place against max_queue_size, as in Triton. A request cancelled
+ * after the pending batch took it in is looked at again only if that batch is formed again, and
+ * Triton forms it again only when its cursor is invalid (core scheduler_utils.cc
+ * PriorityQueue::IsCursorValid): always where no member of the pending batch has a queue timeout
+ * (the closest timeout is 0), so the cancelled member is dropped; otherwise not before the
+ * closest member timeout has passed (or an arrival ahead of the batch, an expiry or a sent batch
+ * invalidates it), so the cancelled member runs with its batch. Re-forming the batch gives the
+ * same batch unless a member was cancelled, so it is re-formed only then: O(1) per
+ * cancellation, plus at most one batch formed again.
  */
 import {
   type ModelDynamicBatching,
@@ -60,6 +65,8 @@ interface Entry extends QueuedJob, QueueLinks<Entry> {
   timeout: Timeout | undefined;
   /** Its listener on `job.signal`, removed once it leaves the batcher. */
   onAbort: (() => void) | undefined;
+  /** The `generation` of the pending batch that took it in (-1: none yet). */
+  pendingGeneration: number;
 }
 
 /** The batch being formed from the head of the queue, kept between passes like Triton's cursor. */
@@ -74,6 +81,13 @@ interface PendingBatch {
   bestCount: number;
   /** The next entry cannot join (it would pass max_batch_size, or its shapes differ): the batch is complete. */
   closed: boolean;
+  /**
+   * The closest queue timeout among the entries taken in (0n: none has one), Triton's
+   * pending_batch_closest_timeout_ns_: until it passes, the batch is kept as it is.
+   */
+  closestTimeoutNs: bigint;
+  /** An entry taken in has been cancelled since: the batch is formed again once the cursor is invalid. */
+  memberCancelled: boolean;
 }
 
 const emptyBatch = (): PendingBatch => ({
@@ -84,6 +98,8 @@ const emptyBatch = (): PendingBatch => ({
   oldestNs: 0n,
   bestCount: 0,
   closed: false,
+  closestTimeoutNs: 0n,
+  memberCancelled: false,
 });
 
 const policyOf = (p: ModelQueuePolicy | undefined): QueuePolicy => ({
@@ -120,6 +136,8 @@ export class DynamicBatcher implements Scheduler {
   /** Timeouts in the heap whose request is still waiting in its level's queue. */
   private liveTimeouts = 0;
   private pending = emptyBatch();
+  /** Counts the pending batches formed, so an entry can tell whether the current one holds it. */
+  private generation = 0;
   private readonly pool: InstancePool;
   private timer: NodeJS.Timeout | undefined;
   private timerAtNs = 0n;
@@ -185,6 +203,7 @@ export class DynamicBatcher implements Scheduler {
         enqueuedNs: now,
         timeout: undefined,
         onAbort: undefined,
+        pendingGeneration: -1,
         prev: undefined,
         next: undefined,
         resolve,
@@ -196,10 +215,12 @@ export class DynamicBatcher implements Scheduler {
         this.liveTimeouts++;
       }
       if (job.signal && !job.signal.aborted) {
-        // The batch being formed may count on this request: form it again. (While a batch is
-        // kept between passes every queued request is in it, so no narrower test is needed.)
-        // The request itself is dropped when batch forming next reaches it.
-        entry.onAbort = () => this.resetPending();
+        // Triton only marks the request cancelled: batch forming drops it when it reaches it. If
+        // the pending batch has already taken it in, it is dropped only if that batch is formed
+        // again, which decide() does when Triton's cursor would be invalid.
+        entry.onAbort = () => {
+          if (entry.pendingGeneration === this.generation) this.pending.memberCancelled = true;
+        };
         job.signal.addEventListener('abort', entry.onAbort, { once: true });
       }
       this.lists[entry.at]!.push(entry);
@@ -283,6 +304,7 @@ export class DynamicBatcher implements Scheduler {
 
   private resetPending(): void {
     this.pending = emptyBatch();
+    this.generation++;
   }
 
   /** Takes `e` out of its list and out of the timeout heap's live count. */
@@ -323,6 +345,11 @@ export class DynamicBatcher implements Scheduler {
    * pending batch's delay runs out.
    */
   private decide(now: bigint): number | bigint {
+    // Triton's GetDynamicBatch starts again from the head of the queue when its cursor is invalid:
+    // always while no member has a queue timeout, else once the closest one has passed. (Arrivals
+    // ahead of the batch, expiries and sent batches have already reset it, as they reset
+    // Triton's cursor.) Formed again, the batch differs only if a member was cancelled.
+    if (this.pending.memberCancelled && !(now < this.pending.closestTimeoutNs)) this.resetPending();
     const p = this.pending;
     while (!p.closed) {
       const e = this.after(p.last);
@@ -348,6 +375,10 @@ export class DynamicBatcher implements Scheduler {
       p.count++;
       p.rows += rows;
       p.last = e;
+      e.pendingGeneration = this.generation;
+      // Triton's AdvanceCursor: only a request still in its level's queue has a timeout (TimeoutAt).
+      const deadline = e.timeout?.entry ? e.timeout.deadlineNs : 0n;
+      if (deadline > 0n && (p.closestTimeoutNs === 0n || deadline < p.closestTimeoutNs)) p.closestTimeoutNs = deadline;
       if (e.enqueuedNs < p.oldestNs) p.oldestNs = e.enqueuedNs;
       if (this.preferred.has(p.rows)) p.bestCount = p.count;
     }
