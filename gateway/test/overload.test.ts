@@ -26,16 +26,14 @@ let server: { address: string; stop(): Promise<void> };
 let png: Buffer;
 
 before(async () => {
-  // slow_encoder keeps the shipped queue policy, its queue cut to 2 requests, and holds batches 2 s.
+  // slow_encoder bounds its queue to 2 requests (as an operator's queue policy would) and holds batches 2 s.
   repository = slowRepository({ caption_decoder: DECODER_DELAY_MS }, { slow_encoder: 'caption_encoder', untimed_encoder: 'caption_encoder' });
   const holdBatches = (text: string) => text.replace('max_queue_delay_microseconds: 0', `preferred_batch_size: [ 16 ]\n  max_queue_delay_microseconds: ${ENCODER_DELAY_MS * 1000}`);
-  rewriteConfigs(join(repository.path, 'slow_encoder'), (text, file) => {
-    if (file === 'config.pbtxt') assert.match(text, /max_queue_size: 128/, 'the shipped encoder config bounds its queue');
-    return holdBatches(text.replace('max_queue_size: 128', 'max_queue_size: 2'));
-  });
+  const policy = (fields: string) => (text: string) => text.replace('max_queue_delay_microseconds: 0\n', `max_queue_delay_microseconds: 0\n  default_queue_policy { ${fields} }\n`);
+  rewriteConfigs(join(repository.path, 'slow_encoder'), (text) => holdBatches(policy('max_queue_size: 2 default_timeout_microseconds: 10000000 allow_timeout_override: true')(text)));
   // No queue timeout: Triton re-forms the batch it is holding on every pass, so it sees a
   // cancellation there too (with a timeout it keeps the batch until the timeout, cancelled or not).
-  rewriteConfigs(join(repository.path, 'untimed_encoder'), (text) => holdBatches(text.replace('    default_timeout_microseconds: 10000000\n', '')));
+  rewriteConfigs(join(repository.path, 'untimed_encoder'), (text) => holdBatches(policy('max_queue_size: 2')(text)));
   const modelRepository = repository.path;
   server = await startSelectedModelServer(modelRepository);
   png = await renderScene(generateScene(4_700_001), 'png');
@@ -193,7 +191,7 @@ describe('admission control', () => {
 });
 
 describe("the model server's own queue", () => {
-  it('a full queue (the shipped queue policy) is 503 GW_ERR_OVERLOADED with Retry-After, answered once per request and never sent again', async () => {
+  it('a full queue (a queue policy\'s max_queue_size) is 503 GW_ERR_OVERLOADED with Retry-After, answered once per request and never sent again', async () => {
     // Admission lets everything through, so the model server's queue is what refuses; a stream
     // per request (tritonserver takes a stream's next request once the one before is answered).
     const gw = await gatewayWith({ CAPTION_ENCODER_MODEL: 'slow_encoder', ADMISSION_MIN_LIMIT: '64', ADMISSION_MAX_LIMIT: '64', TRITON_STREAMS: '8' });

@@ -60,14 +60,11 @@ class VariantTest(unittest.TestCase):
             self.assertIn('gpus: [ 0 ]', text, name)
             self.assertIn('gpus: [ 1 ]', text, name)
 
-    def test_batched_models_bound_their_queue_and_honour_request_timeouts(self):
+    def test_no_queue_policy(self):
+        # See triton_configs.py: a queue policy stalls lone requests in tritonserver 2.51.
         for variant in ('default', 'dynamic', 'multi_gpu'):
             for name, text in render_all(variant).items():
-                if 'dynamic_batching' not in text:
-                    continue
-                self.assertRegex(text, r'default_queue_policy \{\n    max_queue_size: [1-9]\d*\n', name)
-                self.assertIn('allow_timeout_override: true', text, name)
-                self.assertRegex(text, r'default_timeout_microseconds: [1-9]\d*', name)
+                self.assertNotIn('queue_policy', text, name)
 
     def test_default_is_dynamic(self):
         self.assertEqual(render_all('default'), render_all('dynamic'))
