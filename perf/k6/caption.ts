@@ -42,6 +42,7 @@ import execution from 'k6/execution';
 import http from 'k6/http';
 import { Trend } from 'k6/metrics';
 import type { Options, Scenario } from 'k6/options';
+import { durationMs } from './k6-duration.ts';
 
 const env = (name: string, fallback: string): string => {
   const v = __ENV[name];
@@ -73,15 +74,7 @@ const IMAGES: ReadonlyArray<{ readonly name: string; readonly data: ArrayBuffer 
 
 // ---- scenarios ----
 /** Seconds in a k6 duration such as "30s", "1m30s", "500ms", "2h". */
-function seconds(duration: string): number {
-  const parts = duration.match(/(\d+(?:\.\d+)?)(ms|s|m|h)/g);
-  if (parts === null || parts.join('') !== duration) throw new Error(`not a k6 duration: '${duration}'`);
-  const unit: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600 };
-  return parts.reduce((total, p) => {
-    const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(p)!;
-    return total + Number(m[1]) * unit[m[2]!]!;
-  }, 0);
-}
+const seconds = (duration: string) => durationMs(duration) / 1000;
 
 const GRACEFUL_STOP = '10s';
 const rampStages = [

@@ -44,6 +44,7 @@
 import execution from 'k6/execution';
 import http from 'k6/http';
 import type { Options, Scenario } from 'k6/options';
+import { durationMs } from './k6-duration.ts';
 
 // k6 has console (its log), which @types/k6 does not declare.
 declare const console: { log(...values: unknown[]): void };
@@ -72,17 +73,6 @@ if (IMAGE_PATHS.length === 0) throw new Error('IMAGES must list the PNG files to
 const IMAGE: ArrayBuffer = __VU === 0 ? IMAGE_PATHS.map((p) => open(p, 'b'))[0]! : open(IMAGE_PATHS[__VU % IMAGE_PATHS.length]!, 'b');
 
 // ---- scenarios ----
-/** Milliseconds in a k6 duration such as "20s", "1m30s", "500ms". */
-export function durationMs(duration: string): number {
-  const parts = duration.match(/(\d+(?:\.\d+)?)(ms|s|m|h)/g);
-  if (parts === null || parts.join('') !== duration) throw new Error(`not a k6 duration: '${duration}'`);
-  const unit: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-  return parts.reduce((total, p) => {
-    const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(p)!;
-    return total + Number(m[1]) * unit[m[2]!]!;
-  }, 0);
-}
-
 export interface Phase {
   readonly name: string;
   readonly rate: number;
