@@ -24,7 +24,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { decoderInputs } from '../gateway/src/triton/decoder-inputs.js';
-import { decoderSpecOf, imageSpecOf } from '../gateway/src/triton/model-spec.js';
+import { statelessDecoderSpecOf, imageSpecOf } from '../gateway/src/triton/model-spec.js';
 import { readConfig } from '../model-tools/check/onnx-captioner.js';
 import { generateScene, renderScene } from '../model-tools/scenes/index.js';
 import { intraOpThreadsOf, onnxSessionOptions } from '../modelserver/src/backend/session-options.js';
@@ -101,7 +101,7 @@ function transformersRows(): Row[] {
 /** The exported encoder and decoder in this process, the gateway's greedy loop over them. */
 async function onnxRows(encoderConfig: ModelConfig, decoderConfig: ModelConfig): Promise<{ rows: Row[]; step10Ms: Record<number, number> }> {
   const image = imageSpecOf(encoderConfig);
-  const decoder = decoderSpecOf(decoderConfig);
+  const decoder = statelessDecoderSpecOf(decoderConfig);
   const session = (model: string, config: ModelConfig) =>
     ort.InferenceSession.create(join(REPO, model, '1', 'model.onnx'), onnxSessionOptions(intraOpThreadsOf(normaliseModelConfig(config, model))));
   const [enc, dec] = await Promise.all([session('caption_encoder', encoderConfig), session('caption_decoder', decoderConfig)]);

@@ -77,7 +77,7 @@ export async function readCaptionModels(
     fail(`model '${encoder.model}' output ${embeds ? `'${embeds.name}' [${embeds.dims.join(',')}]` : '(none)'} does not fit '${decoder.model}' input 'image_embeds' [${decoder.embedsShape.join(',')}]`);
   }
   for (const [key, id] of [['bos_token_id', decoder.bosTokenId], ['eos_token_id', decoder.eosTokenId], ['pad_token_id', decoder.padTokenId]] as const) {
-    if (id >= decoder.vocabSize) fail(`model '${decoder.model}': ${key} ${id} is outside its logits' vocabulary of ${decoder.vocabSize}`);
+    if (decoder.vocabSize !== undefined && id >= decoder.vocabSize) fail(`model '${decoder.model}': ${key} ${id} is outside its logits' vocabulary of ${decoder.vocabSize}`);
   }
   // The KServe protocol has no file transfer: the tokenizer is read from the same model
   // repository Triton serves (mounted read-only into the gateway in production).

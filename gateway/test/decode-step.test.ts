@@ -13,7 +13,7 @@ import { GatewayError } from '../src/errors/index.js';
 import { writePixelValues } from '../src/preprocess/pixel-values.js';
 import { TritonClient, type RawTensor } from '../src/triton/client.js';
 import { DecoderStepBatcher } from '../src/triton/decode-step.js';
-import { decoderSpecOf, type DecoderSpec, imageSpecOf, type ImageSpec } from '../src/triton/model-spec.js';
+import { statelessDecoderSpecOf, type StatelessDecoderSpec, imageSpecOf, type ImageSpec } from '../src/triton/model-spec.js';
 import { AlteredAnswersClient } from './altered-answers-client.js';
 import { REPOSITORY } from './helpers.js';
 import { type SlowRepository, slowRepository } from './slow-repository.js';
@@ -22,7 +22,7 @@ let server: RunningModelServer;
 let client: TritonClient;
 let stats: GRPCInferenceServiceClient;
 let encoder: ImageSpec;
-let decoder: DecoderSpec;
+let decoder: StatelessDecoderSpec;
 const embeds: RawTensor[] = [];
 
 before(async () => {
@@ -31,7 +31,7 @@ before(async () => {
   stats = new GRPCInferenceServiceClient(server.address, credentials.createInsecure());
   const deadline = Date.now() + 10_000;
   encoder = imageSpecOf(await client.modelConfig('caption_encoder', deadline));
-  decoder = decoderSpecOf(await client.modelConfig('caption_decoder', deadline));
+  decoder = statelessDecoderSpecOf(await client.modelConfig('caption_decoder', deadline));
   for (const seed of [4_100_001, 4_100_002, 4_100_003]) {
     const rgb = await resizeForModel(await renderScene(generateScene(seed), 'png'), encoder.size);
     const pixels = new Float32Array(3 * encoder.size * encoder.size);
@@ -177,7 +177,7 @@ describe('DecoderStepBatcher: a member with an earlier deadline than its batch (
   });
 
   it('stops waiting at its own deadline, with the code of the deadline that ended it, while the batch goes on', async () => {
-    const spec = decoderSpecOf(await slowClient.modelConfig('caption_decoder', later()));
+    const spec = statelessDecoderSpecOf(await slowClient.modelConfig('caption_decoder', later()));
     const batcher = new DecoderStepBatcher(slowClient, spec);
     const order: string[] = [];
     const track = (name: string, p: Promise<unknown>) =>

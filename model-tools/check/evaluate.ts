@@ -48,7 +48,7 @@ async function main(): Promise<void> {
     const pixels = model.pixelValues(rgb);
     const [embeds, probs] = await Promise.all([model.encode(pixels), model.classify(pixels)]);
     for (const [i, scene] of scenes.entries()) {
-      const step = model.stepFor(embeds, i);
+      const step = model.decodeStepFor(embeds, i);
       const out = await greedyDecode(step, model.tokenizer.prefix(''), config);
       const caption = model.tokenizer.decode(out.tokens);
       if (caption === scene.caption) exact++;

@@ -64,7 +64,7 @@ describe('committed demo models', () => {
       const scene = generateScene(seed);
       const pixels = model.pixelValues([await resizeForModel(await renderScene(scene, 'jpeg'), model.image.size)]);
       const embeds = await model.encode(pixels);
-      const out = await greedyDecode(model.stepFor(embeds, 0), model.tokenizer.prefix(''), {
+      const out = await greedyDecode(model.decodeStepFor(embeds, 0), model.tokenizer.prefix(''), {
         bosTokenId: model.decoder.bosTokenId,
         eosTokenId: model.decoder.eosTokenId,
         maxLength: model.decoder.maxLength,

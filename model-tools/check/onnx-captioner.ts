@@ -8,10 +8,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { CaptionTokenizer, type DecodeStep } from '../../gateway/src/generation/index.js';
+import { CaptionTokenizer, type DecodeStep, type LogitsStep, scoreLogits } from '../../gateway/src/generation/index.js';
 import { writePixelValues } from '../../gateway/src/preprocess/pixel-values.js';
 import { decoderInputs } from '../../gateway/src/triton/decoder-inputs.js';
-import { decoderSpecOf, type DecoderSpec, imageSpecOf, type ImageSpec } from '../../gateway/src/triton/model-spec.js';
+import { statelessDecoderSpecOf, type StatelessDecoderSpec, imageSpecOf, type ImageSpec } from '../../gateway/src/triton/model-spec.js';
 import { intraOpThreadsOf, onnxSessionOptions } from '../../modelserver/src/backend/session-options.js';
 import { normaliseModelConfig, parseModelConfigText } from '../../modelserver/src/config/index.js';
 import type { ModelConfig } from '../../proto/gen/model_config.js';
@@ -24,7 +24,7 @@ export function readConfig(repository: string, model: string): ModelConfig {
 export class OnnxCaptioner {
   private constructor(
     readonly image: ImageSpec,
-    readonly decoder: DecoderSpec,
+    readonly decoder: StatelessDecoderSpec,
     readonly tokenizer: CaptionTokenizer,
     readonly encoderSession: ort.InferenceSession,
     readonly decoderSession: ort.InferenceSession,
@@ -37,7 +37,7 @@ export class OnnxCaptioner {
     // Each readConfig runs protoc once; each config is read once.
     const [encoderConfig, decoderConfig, classifierConfig] = models.map((m) => readConfig(repository, m)) as [ModelConfig, ModelConfig, ModelConfig];
     const image = imageSpecOf(encoderConfig);
-    const decoder = decoderSpecOf(decoderConfig);
+    const decoder = statelessDecoderSpecOf(decoderConfig);
     const tokenizer = CaptionTokenizer.fromJson(
       JSON.parse(readFileSync(join(repository, 'caption_decoder', decoder.tokenizerFile), 'utf8')),
       decoder.bosTokenId,
@@ -73,8 +73,13 @@ export class OnnxCaptioner {
     return Array.from({ length: probs.dims[0]! }, (_, i) => data.subarray(i * n, (i + 1) * n));
   }
 
+  /** {@link stepFor} as the decode loop calls it, scored in the gateway as the stateless decoder is. */
+  decodeStepFor(embeds: ort.Tensor, index: number): DecodeStep {
+    return scoreLogits(this.stepFor(embeds, index), this.decoder.eosTokenId);
+  }
+
   /** A decode step bound to image `index` of `embeds`: pads to L, masks, runs the decoder. */
-  stepFor(embeds: ort.Tensor, index: number): DecodeStep {
+  stepFor(embeds: ort.Tensor, index: number): LogitsStep {
     const [, tokens, hidden] = embeds.dims as [number, number, number];
     const row = (embeds.data as Float32Array).subarray(index * tokens * hidden, (index + 1) * tokens * hidden);
     const L = this.decoder.maxLength;

@@ -13,7 +13,7 @@ import { parseClassification } from '../../gateway/src/triton/classification.js'
 import { float32View, type RawTensor, TritonClient } from '../../gateway/src/triton/client.js';
 import { decoderInputs } from '../../gateway/src/triton/decoder-inputs.js';
 import { writePixelValues } from '../../gateway/src/preprocess/pixel-values.js';
-import { decoderSpecOf, type DecoderSpec, imageSpecOf, type ImageSpec } from '../../gateway/src/triton/model-spec.js';
+import { statelessDecoderSpecOf, type StatelessDecoderSpec, imageSpecOf, type ImageSpec } from '../../gateway/src/triton/model-spec.js';
 import { generateScene, renderScene, resizeForModel } from '../scenes/index.js';
 
 const REPO = new URL('../../model_repository', import.meta.url).pathname;
@@ -24,7 +24,7 @@ const later = () => Date.now() + 20_000;
 let server: RunningModelServer;
 let client: TritonClient;
 let image: ImageSpec;
-let decoder: DecoderSpec;
+let decoder: StatelessDecoderSpec;
 let pixels: Float32Array;
 const BATCH = 2;
 
@@ -64,7 +64,7 @@ async function outputsOf(c: TritonClient): Promise<Record<string, Float32Array>>
 before(async () => {
   ({ server, client } = await start());
   image = imageSpecOf(await client.modelConfig('caption_encoder', later()));
-  decoder = decoderSpecOf(await client.modelConfig('caption_decoder', later()));
+  decoder = statelessDecoderSpecOf(await client.modelConfig('caption_decoder', later()));
   const n = image.size * image.size;
   pixels = new Float32Array(BATCH * 3 * n);
   for (let i = 0; i < BATCH; i++) {

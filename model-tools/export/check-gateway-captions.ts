@@ -27,13 +27,13 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../../gateway/src/config/index.js';
-import { CaptionTokenizer, generate } from '../../gateway/src/generation/index.js';
+import { CaptionTokenizer, generate, scoreLogits } from '../../gateway/src/generation/index.js';
 import { startGateway } from '../../gateway/src/main.js';
 import { preprocessImage } from '../../gateway/src/preprocess/index.js';
 import type { RawTensor } from '../../gateway/src/triton/client.js';
 import { DecoderStepBatcher } from '../../gateway/src/triton/decode-step.js';
 import { imageInput } from '../../gateway/src/triton/image-input.js';
-import { decoderSpecOf, imageSpecOf } from '../../gateway/src/triton/model-spec.js';
+import { statelessDecoderSpecOf, imageSpecOf } from '../../gateway/src/triton/model-spec.js';
 import { type RunningTriton, startTriton } from '../../triton-harness/start-triton.js';
 
 interface Caption {
@@ -111,7 +111,7 @@ try {
   const { client } = gateway;
   const deadline = () => Date.now() + 600_000;
   const encoder = imageSpecOf(await client.modelConfig(config.CAPTION_ENCODER_MODEL, deadline()));
-  const decoder = decoderSpecOf(await client.modelConfig(config.CAPTION_DECODER_MODEL, deadline()));
+  const decoder = statelessDecoderSpecOf(await client.modelConfig(config.CAPTION_DECODER_MODEL, deadline()));
   const tokenizer = CaptionTokenizer.fromJson(JSON.parse(readFileSync(join(repo, decoder.model, decoder.tokenizerFile), 'utf8')), decoder.bosTokenId);
   const steps = new DecoderStepBatcher(client, decoder);
   const rowFloats = 3 * encoder.size * encoder.size;
@@ -132,7 +132,7 @@ try {
     if (!embeds.has(c.pixel_row)) embeds.set(c.pixel_row, encode(c.pixel_row));
     const prefix = tokenizer.prefix(c.prompt);
     const step = steps.stepFor({ imageEmbeds: await embeds.get(c.pixel_row)!, deadline: deadline() });
-    const result = await generate(step, prefix, {
+    const result = await generate(scoreLogits(step, decoder.eosTokenId), prefix, {
       bosTokenId: decoder.bosTokenId,
       eosTokenId: decoder.eosTokenId,
       maxLength: decoder.maxLength,

@@ -16,7 +16,7 @@ import { after, before, describe, it } from 'node:test';
 import { CaptionTokenizer } from '../../gateway/src/generation/index.js';
 import { mulberry32 } from '../../gateway/src/random/mulberry32.js';
 import { float32View, type RawTensor } from '../../gateway/src/triton/client.js';
-import { decoderSpecOf } from '../../gateway/src/triton/model-spec.js';
+import { statelessDecoderSpecOf } from '../../gateway/src/triton/model-spec.js';
 import { form, startTestGateway, type TestGateway } from '../../gateway/test/helpers.js';
 import { generateScene, renderScene } from '../../model-tools/scenes/index.js';
 import { loadModelConfig } from '../../modelserver/src/config/index.js';
@@ -138,7 +138,7 @@ describe('makeInputData on the committed models', () => {
   });
 
   it('caption_decoder entries are states of the gateway’s own caption: a prefix, and the server’s next token continues it', async () => {
-    const spec = decoderSpecOf((await loadModelConfig(join(REPO, 'caption_decoder'))).config);
+    const spec = statelessDecoderSpecOf((await loadModelConfig(join(REPO, 'caption_decoder'))).config);
     const tokenizer = CaptionTokenizer.fromJson(JSON.parse(readFileSync(join(REPO, 'caption_decoder', spec.tokenizerFile), 'utf8')) as object, spec.bosTokenId);
     const entries = read('caption_decoder').data;
     const lengths = new Set<number>();

@@ -24,11 +24,11 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
-import { CaptionTokenizer, greedyDecode } from '../../gateway/src/generation/index.js';
+import { CaptionTokenizer, greedyDecode, scoreLogits } from '../../gateway/src/generation/index.js';
 import { decodeToRgb } from '../../gateway/src/preprocess/decode-image.js';
 import { writePixelValues } from '../../gateway/src/preprocess/pixel-values.js';
 import { decoderInputs } from '../../gateway/src/triton/decoder-inputs.js';
-import { classifierSpecOf, decoderSpecOf, foodCaptionSpecOf, type ImageSpec, imageSpecOf } from '../../gateway/src/triton/model-spec.js';
+import { classifierSpecOf, statelessDecoderSpecOf, foodCaptionSpecOf, type ImageSpec, imageSpecOf } from '../../gateway/src/triton/model-spec.js';
 import { generateScene, renderScene, type Scene } from '../../model-tools/scenes/index.js';
 import { loadModelConfig } from '../../modelserver/src/config/index.js';
 import type { ModelConfig } from '../../proto/gen/model_config.js';
@@ -101,7 +101,7 @@ export async function makeInputData(repository: string, out: string, count: numb
   const classifierConfig = await required(repository, 'food_classifier');
   const ensembleConfig = await config(repository, 'food_caption');
   const encoder = imageSpecOf(encoderConfig);
-  const decoder = decoderSpecOf(decoderConfig);
+  const decoder = statelessDecoderSpecOf(decoderConfig);
   const classifier = classifierSpecOf(classifierConfig);
 
   const scenes: Scene[] = Array.from({ length: count }, (_, i) => generateScene(FIRST_SEED + i));
@@ -160,7 +160,7 @@ export async function makeInputData(repository: string, out: string, count: numb
       // Half the entries caption from the default prompt, half continue the food prompt (?food=true).
       const prompt = i % 2 === 0 ? decoder.defaultPrompt : decoder.promptTemplate.replace('{label}', scenes[i]!.label);
       const prefix = tokenizer.prefix(prompt);
-      const result = await greedyDecode(step, prefix, {
+      const result = await greedyDecode(scoreLogits(step, decoder.eosTokenId), prefix, {
         bosTokenId: decoder.bosTokenId,
         eosTokenId: decoder.eosTokenId,
         maxLength: L,

@@ -19,14 +19,14 @@ import { GRPCInferenceServiceClient, type ModelStatisticsResponse } from '../../
 import { AlteredAnswersClient } from '../../test/altered-answers-client.js';
 import { type SlowRepository, slowRepository } from '../../test/slow-repository.js';
 import { GatewayError } from '../errors/index.js';
-import { CaptionTokenizer, generate } from '../generation/index.js';
+import { CaptionTokenizer, generate, scoreLogits } from '../generation/index.js';
 import { preprocessImage } from '../preprocess/index.js';
 import { parseClassification } from '../triton/classification.js';
 import { type RawTensor, TritonClient } from '../triton/client.js';
 import { DecoderStepBatcher } from '../triton/decode-step.js';
 import { imageInput } from '../triton/image-input.js';
 import { lazySpec } from '../triton/lazy-spec.js';
-import { decoderSpecOf, type DecoderSpec, foodCaptionSpecOf, imageSpecOf, type ImageSpec } from '../triton/model-spec.js';
+import { statelessDecoderSpecOf, type StatelessDecoderSpec, foodCaptionSpecOf, imageSpecOf, type ImageSpec } from '../triton/model-spec.js';
 import { parseCaptionOptions } from '../validation/index.js';
 import { type CaptionContext, type CaptionModels, type CaptionResult, CaptionService } from './caption-service.js';
 
@@ -44,6 +44,7 @@ let server: RunningModelServer;
 let client: TritonClient;
 let stats: GRPCInferenceServiceClient;
 let models: CaptionModels;
+let statelessDecoder: StatelessDecoderSpec;
 let service: CaptionService;
 let png: Buffer;
 
@@ -57,9 +58,10 @@ before(async () => {
   stats = new GRPCInferenceServiceClient(server.address, credentials.createInsecure());
   const deadline = Date.now() + 10_000;
   const encoder = imageSpecOf(await client.modelConfig('caption_encoder', deadline));
-  const decoder = decoderSpecOf(await client.modelConfig('caption_decoder', deadline));
+  const decoder = statelessDecoderSpecOf(await client.modelConfig('caption_decoder', deadline));
   const tokenizer = CaptionTokenizer.fromJson(JSON.parse(readFileSync(join(repository.path, 'caption_decoder', 'tokenizer.json'), 'utf8')), BOS);
   const foodCaption = lazySpec('food_caption', async () => foodCaptionSpecOf(await client.modelConfig('food_caption', Date.now() + 10_000), encoder));
+  statelessDecoder = decoder;
   models = { encoder, decoder, tokenizer, foodCaption };
   service = new CaptionService(client, models, LIMITS);
   png = await renderScene(generateScene(1), 'png');
@@ -85,7 +87,8 @@ interface Reference {
 
 /** The caption the service should give, from the lower parts and the decoder's literal ids. */
 async function reference(image: Uint8Array, r: Reference): Promise<Pick<CaptionResult, 'caption' | 'tokens' | 'finishReason' | 'steps'> & { label?: string }> {
-  const { encoder, decoder, tokenizer } = models;
+  const { encoder, tokenizer } = models;
+  const decoder = statelessDecoder;
   const { pixelValues } = await preprocessImage(image, encoder, LIMITS);
   const deadline = Date.now() + 10_000;
   let embeds: RawTensor;
@@ -105,7 +108,7 @@ async function reference(image: Uint8Array, r: Reference): Promise<Pick<CaptionR
   }
   const prefix = tokenizer.prefix(prompt);
   const step = new DecoderStepBatcher(client, decoder).stepFor({ imageEmbeds: embeds, deadline });
-  const result = await generate(step, prefix, {
+  const result = await generate(scoreLogits(step, EOS), prefix, {
     bosTokenId: BOS,
     eosTokenId: EOS,
     maxLength: MAX_LENGTH,
@@ -234,11 +237,11 @@ describe('CaptionService with answers that lack an output (injected)', () => {
 
 describe('CaptionService deadlines with a model held 1.2 s', () => {
   let slowEncoder: ImageSpec;
-  let slowDecoder: DecoderSpec;
+  let slowDecoder: StatelessDecoderSpec;
   before(async () => {
     const deadline = Date.now() + 10_000;
     slowEncoder = imageSpecOf(await client.modelConfig('caption_encoder_slow', deadline));
-    slowDecoder = decoderSpecOf(await client.modelConfig('caption_decoder_slow', deadline));
+    slowDecoder = statelessDecoderSpecOf(await client.modelConfig('caption_decoder_slow', deadline));
   });
 
   const expectCode = (code: string, model: string) => (e: GatewayError) => {

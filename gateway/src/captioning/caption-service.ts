@@ -7,14 +7,15 @@
  * Every stage is timed for Server-Timing.
  */
 import { GatewayError } from '../errors/index.js';
-import { type CaptionTokenizer, generate, type GenerationConfig } from '../generation/index.js';
+import { type CaptionTokenizer, type DecodeStep, generate, type GenerationConfig, scoreLogits } from '../generation/index.js';
 import { type ImageLimits, preprocessImage } from '../preprocess/index.js';
 import { parseClassification } from '../triton/classification.js';
 import type { RawTensor, TritonClient } from '../triton/client.js';
 import { type RequestDeadlines, throwIfRequestDeadlinePassed, withCallDeadline } from '../triton/deadlines.js';
-import { DecoderStepBatcher } from '../triton/decode-step.js';
+import { cachedDecodeStep } from '../triton/cached-decode-step.js';
+import { DecoderStepBatcher, type DecodeStepOptions } from '../triton/decode-step.js';
 import { imageInput } from '../triton/image-input.js';
-import type { DecoderSpec, FoodCaptionSpec, ImageSpec } from '../triton/model-spec.js';
+import { type DecoderSpec, type FoodCaptionSpec, type ImageSpec, isStateless } from '../triton/model-spec.js';
 import type { CaptionOptions } from '../validation/index.js';
 
 export interface CaptionModels {
@@ -54,14 +55,21 @@ export interface CaptionResult {
 const since = (t0: number) => performance.now() - t0;
 
 export class CaptionService {
-  private readonly decoderSteps: DecoderStepBatcher;
+  /** The DecodeStep of one caption, as the decoder's config says it is stepped. */
+  private readonly decodeStepFor: (options: DecodeStepOptions) => DecodeStep;
 
   constructor(
     private readonly client: TritonClient,
     readonly models: CaptionModels,
     private readonly limits: ImageLimits,
   ) {
-    this.decoderSteps = new DecoderStepBatcher(client, models.decoder);
+    const { decoder } = models;
+    if (isStateless(decoder)) {
+      const batcher = new DecoderStepBatcher(client, decoder);
+      this.decodeStepFor = (options) => scoreLogits(batcher.stepFor(options), decoder.eosTokenId);
+    } else {
+      this.decodeStepFor = (options) => cachedDecodeStep(client, decoder, options);
+    }
   }
 
   async caption(image: Uint8Array, options: CaptionOptions, ctx: CaptionContext): Promise<CaptionResult> {
@@ -86,6 +94,11 @@ export class CaptionService {
     if (prefix.length >= decoder.maxLength) {
       throw new GatewayError('GW_ERR_OPTION_INVALID', `prompt is ${prefix.length - 1} tokens; the decoder holds ${decoder.maxLength - 1} at most including the caption`);
     }
+    // The cached decoder ranks on the server and returns a fixed number of candidates per beam;
+    // beam search needs 2 x num_beams of them.
+    if (decoder.stepping.kind === 'cached' && 2 * options.num_beams > decoder.stepping.candidates) {
+      throw new GatewayError('GW_ERR_OPTION_INVALID', `num_beams ${options.num_beams} exceeds ${decoder.stepping.candidates / 2}, the most that '${decoder.model}' ranks candidates for`);
+    }
     const config: GenerationConfig = {
       bosTokenId: decoder.bosTokenId,
       eosTokenId: decoder.eosTokenId,
@@ -96,13 +109,24 @@ export class CaptionService {
       repetitionPenalty: options.repetition_penalty,
     };
     // Each step is a model-server call of its own: TRITON_TIMEOUT_MS bounds every one.
-    const step = this.decoderSteps.stepFor({ imageEmbeds: embeds, deadline: ctx.deadline, callTimeoutMs: ctx.callTimeoutMs, requestId: ctx.requestId, signal: ctx.signal });
+    const step = this.decodeStepFor({ imageEmbeds: embeds, deadline: ctx.deadline, callTimeoutMs: ctx.callTimeoutMs, requestId: ctx.requestId, signal: ctx.signal });
     // No step starts once the request's deadline has passed or its client has gone.
-    const guarded: typeof step = (sequences) => {
-      throwIfRequestDeadlinePassed(ctx);
-      return step(sequences);
+    const guarded: DecodeStep = {
+      next: (request) => {
+        throwIfRequestDeadlinePassed(ctx);
+        return step.next(request);
+      },
+      end: () => step.end(),
     };
-    const result = await generate(guarded, prefix, config);
+    let result;
+    try {
+      result = await generate(guarded, prefix, config);
+    } finally {
+      // Not awaited: the caption is answered while the decoder frees what it holds (a cached
+      // decoder's sequence slot). A failure there changes nothing for this caption; the server
+      // reclaims the slot after its idle time anyway.
+      step.end().catch(() => undefined);
+    }
     const generateMs = since(t2);
     // As Hugging Face's BLIP does, the caption includes the prompt it continues.
     const caption = tokenizer.decode([...prefix.slice(1), ...result.tokens]);

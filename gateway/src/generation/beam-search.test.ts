@@ -24,6 +24,7 @@ import {
 import { differenceFromHf, hfCases, ourAnswer, recordedResults } from './fixtures/hf-cases.js';
 import { A, B, BOS, C, D, EOS, randomToyTable, toyConfig, toyLanguageModel, VOCAB_SIZE } from './fixtures/toy-language-model.js';
 import { greedyDecode } from './greedy-decode.js';
+import { scoreLogits } from './score-logits.js';
 import type { DecodeStep } from './types.js';
 
 // The toy models are tables of next-token probabilities (input data for a pure algorithm, not a
@@ -145,7 +146,7 @@ describe('beamSearch scores and stops as Hugging Face does', () => {
   });
 
   it('refuses when no continuation has any probability, rather than inventing a caption', async () => {
-    const impossible: DecodeStep = async (sequences) => sequences.map(() => new Float32Array(VOCAB_SIZE).fill(-Infinity));
+    const impossible = scoreLogits(async (sequences) => sequences.map(() => new Float32Array(VOCAB_SIZE).fill(-Infinity)), EOS);
     await assert.rejects(beamSearch(impossible, PREFIX, toyConfig({ numBeams: 2 })), /no continuation with non-zero probability/);
     // The only caption is C, and min_new_tokens 2 forbids ending after one token.
     await assert.rejects(
@@ -293,18 +294,20 @@ describe('beamSearch and the decoder', () => {
 
   it('propagates a rejection of step', async () => {
     const boom = new Error('decoder unavailable');
-    const inner = toyLanguageModel(MYOPIC).step;
+    const inner = toyLanguageModel(MYOPIC).logits;
     let calls = 0;
-    const failing: DecodeStep = async (sequences) => {
+    const failing = scoreLogits(async (sequences) => {
       if (++calls === 2) throw boom;
       return inner(sequences);
-    };
+    }, EOS);
     await assert.rejects(beamSearch(failing, PREFIX, toyConfig({ numBeams: 3 })), (error) => error === boom);
   });
 
   it('rejects a step that returns the wrong number of rows', async () => {
-    const short: DecodeStep = async () => [];
-    await assert.rejects(beamSearch(short, PREFIX, toyConfig({ numBeams: 2 })), /0 rows of logits for 1 sequences/);
+    const short: DecodeStep = { next: async () => [], end: async () => {} };
+    await assert.rejects(beamSearch(short, PREFIX, toyConfig({ numBeams: 2 })), /0 rows of candidates for 1 sequences/);
+    // Over a stateless decoder, the logits' row count is checked first.
+    await assert.rejects(beamSearch(scoreLogits(async () => [], EOS), PREFIX, toyConfig({ numBeams: 2 })), /0 rows of logits for 1 sequences/);
   });
 
   it('rejects a numBeams that is not a positive integer, naming it', async () => {

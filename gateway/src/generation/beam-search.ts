@@ -23,9 +23,13 @@
  *
  * Candidates with probability 0 (-Infinity, e.g. eos under `MinNewTokens`) are never kept,
  * so fewer than numBeams beams may run when the vocabulary is tiny.
+ *
+ * Each step asks the decoder for the best 2 × numBeams tokens of every beam, not the whole
+ * vocabulary: the best 2 × numBeams continuations over all beams are each among their own
+ * beam's best 2 × numBeams, so the search is the same, and a decoder that ranks on the server
+ * sends a few dozen numbers per beam instead of the vocabulary.
  */
-import { buildProcessors, logSoftmax } from './logits-processors.js';
-import type { DecodeStep, FinishReason, GenerationConfig, GenerationResult } from './types.js';
+import type { DecodeStep, FinishReason, GenerationConfig, GenerationResult, StepCandidates } from './types.js';
 
 /** HF's `length_penalty` default: scores are sum_logprobs / generated_length ** 1. */
 export const LENGTH_PENALTY = 1.0;
@@ -34,6 +38,8 @@ export const LENGTH_PENALTY = 1.0;
 interface Beam {
   readonly tokens: readonly number[];
   readonly logProbability: number;
+  /** The row of the previous step's sequences this beam continues (what a cached decoder reorders by). */
+  readonly parent: number;
 }
 
 /** A continuation of one live beam by one token. */
@@ -89,20 +95,21 @@ class FinishedHypotheses {
 
 /**
  * The `count` most probable continuations over all (beam, token) pairs, best first. Ties keep
- * beam then token order, so with one beam the first is greedy's argmax.
+ * beam then rank order (a decoder ranks equal scores by token id), so with one beam the first
+ * is greedy's argmax.
  */
-function topCandidates(beams: readonly Beam[], logProbRows: readonly Float32Array[], count: number): Candidate[] {
+function topCandidates(beams: readonly Beam[], rows: readonly StepCandidates[], count: number): Candidate[] {
   const top: Candidate[] = [];
   beams.forEach((beam, b) => {
-    const row = logProbRows[b]!;
-    for (let token = 0; token < row.length; token++) {
-      const logProbability = beam.logProbability + row[token]!;
+    const { ids, scores } = rows[b]!;
+    for (let r = 0; r < ids.length; r++) {
+      const logProbability = beam.logProbability + scores[r]!;
       // Also drops NaN; a zero-probability continuation is never worth a beam.
       if (!(logProbability > -Infinity)) continue;
       if (top.length === count && !(logProbability > top[count - 1]!.logProbability)) continue;
       let at = top.length;
       while (at > 0 && top[at - 1]!.logProbability < logProbability) at--;
-      top.splice(at, 0, { beam, token, logProbability });
+      top.splice(at, 0, { beam, token: ids[r]!, logProbability });
       if (top.length > count) top.pop();
     }
   });
@@ -124,27 +131,23 @@ function topCandidates(beams: readonly Beam[], logProbRows: readonly Float32Arra
 export async function beamSearch(step: DecodeStep, prefix: readonly number[], config: GenerationConfig): Promise<GenerationResult> {
   const { numBeams, eosTokenId } = config;
   if (!Number.isInteger(numBeams) || numBeams < 1) throw new RangeError(`numBeams must be a positive integer, got ${numBeams}`);
-  const processors = buildProcessors(config);
   const finished = new FinishedHypotheses(numBeams);
-  let live: Beam[] = [{ tokens: [], logProbability: 0 }];
+  let live: Beam[] = [{ tokens: [], logProbability: 0, parent: 0 }];
   let generated = 0;
   let steps = 0;
   let done = false;
 
   while (!done && live.length > 0 && generated < config.maxNewTokens && prefix.length + generated < config.maxLength) {
     const sequences = live.map((beam) => [...prefix, ...beam.tokens]);
-    const rows = await step(sequences);
+    // As HF's _beam_search: log-softmax first, then the processors on the log-probabilities.
+    const scoring = { logSoftmaxFirst: true, repetitionPenalty: config.repetitionPenalty, suppressEos: generated < config.minNewTokens, candidates: 2 * numBeams };
+    const last = generated + 1 >= config.maxNewTokens || prefix.length + generated + 1 >= config.maxLength;
+    const rows = await step.next({ sequences, parents: live.map((beam) => beam.parent), scoring, last });
     steps++;
     if (rows.length !== sequences.length) {
-      throw new Error(`decode step returned ${rows.length} rows of logits for ${sequences.length} sequences`);
+      throw new Error(`decode step returned ${rows.length} rows of candidates for ${sequences.length} sequences`);
     }
-    // As HF's _beam_search: log-softmax first, then the processors on the log-probabilities.
-    const logProbRows = rows.map((logits, i) => {
-      const logProbs = logSoftmax(logits);
-      for (const p of processors) p.process(sequences[i]!, generated, logProbs);
-      return logProbs;
-    });
-    const candidates = topCandidates(live, logProbRows, 2 * numBeams);
+    const candidates = topCandidates(live, rows, 2 * numBeams);
     generated++;
 
     const next: Beam[] = [];
@@ -160,7 +163,7 @@ export async function beamSearch(step: DecodeStep, prefix: readonly number[], co
           });
         }
       } else if (next.length < numBeams) {
-        next.push({ tokens: [...candidate.beam.tokens, candidate.token], logProbability: candidate.logProbability });
+        next.push({ tokens: [...candidate.beam.tokens, candidate.token], logProbability: candidate.logProbability, parent: live.indexOf(candidate.beam) });
       }
     });
     live = next;

@@ -8,9 +8,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { beamSearch } from './beam-search.js';
 import { MYOPIC } from './fixtures/designed-tables.js';
-import { A, B, BOS, toyConfig, toyLanguageModel, VOCAB_SIZE } from './fixtures/toy-language-model.js';
+import { A, B, BOS, EOS, toyConfig, toyLanguageModel, VOCAB_SIZE } from './fixtures/toy-language-model.js';
 import { generate } from './generate.js';
 import { greedyDecode } from './greedy-decode.js';
+import { scoreLogits } from './score-logits.js';
 import type { DecodeStep } from './types.js';
 
 // MYOPIC: greedy ends at A eos (0.175); beam search finds B eos (0.36).
@@ -37,13 +38,16 @@ describe('generate', () => {
     // Logits A 2, B 1.5 after A: greedy (HF's _sample) divides A's positive logit, 2 / 2 = 1 < 1.5,
     // and takes B. Beam search would penalise A's log-probability, -0.474 × 2 = -0.948 > B's -0.974,
     // and keep A: one beam must not mean beam search.
-    const logits: DecodeStep = async (sequences) =>
-      sequences.map(() => {
-        const row = new Float32Array(VOCAB_SIZE).fill(-Infinity);
-        row[A] = 2;
-        row[B] = 1.5;
-        return row;
-      });
+    const logits = scoreLogits(
+      async (sequences) =>
+        sequences.map(() => {
+          const row = new Float32Array(VOCAB_SIZE).fill(-Infinity);
+          row[A] = 2;
+          row[B] = 1.5;
+          return row;
+        }),
+      EOS,
+    );
     const config = toyConfig({ numBeams: 1, maxNewTokens: 1, repetitionPenalty: 2 });
     assert.deepEqual((await generate(logits, [BOS, A], config)).tokens, [B]);
     assert.deepEqual((await beamSearch(logits, [BOS, A], config)).tokens, [A]);
@@ -55,8 +59,11 @@ describe('generate', () => {
 
   it('propagates a rejection of step with either strategy', async () => {
     const boom = new Error('decoder unavailable');
-    const failing: DecodeStep = async () => {
-      throw boom;
+    const failing: DecodeStep = {
+      next: async () => {
+        throw boom;
+      },
+      end: async () => {},
     };
     for (const numBeams of [1, 2]) {
       await assert.rejects(generate(failing, [BOS], toyConfig({ numBeams })), (error) => error === boom);

@@ -37,6 +37,10 @@ export interface InferOptions {
    * cancelled on the wire (the server drops it if still queued), a streamed one stops waiting.
    */
   readonly signal?: AbortSignal;
+  /** The request belongs to a Triton sequence (sequence batcher): its id and flags. */
+  readonly sequence?: { readonly id: string; readonly start: boolean; readonly end: boolean };
+  /** {@link TritonClient.inferStreamed} only: the stream to use, from {@link TritonClient.pinStream}. */
+  readonly stream?: number;
 }
 
 // Triton's own clients set both limits to INT32_MAX; grpc-js receives only 4 MiB by default and
@@ -174,7 +178,12 @@ export class TritonClient {
    */
   async inferStreamed(model: string, inputs: Readonly<Record<string, RawTensor>>, options: InferOptions): Promise<Map<string, RawTensor>> {
     const req = inferRequest(model, inputs, options);
-    return this.retriedIfNeverSent(options, () => this.timed(model, options.signal, () => this.streams.send(req, options.deadline, options.signal)));
+    return this.retriedIfNeverSent(options, () => this.timed(model, options.signal, () => this.streams.send(req, options.deadline, options.signal, options.stream)));
+  }
+
+  /** A stream for requests that must reach the same server process (a sequence's), in turn. */
+  pinStream(): number {
+    return this.streams.pin();
   }
 
   /**
@@ -232,7 +241,13 @@ function inferRequest(model: string, inputs: Readonly<Record<string, RawTensor>>
     id: options.requestId ?? '',
     // Triton's queue drops the request once this passes (with the model's queue policy allowing
     // timeout overrides), instead of running work whose caller has stopped waiting.
-    parameters: { timeout: { int64Param: BigInt(Math.max(1, Math.ceil(options.deadline - Date.now())) * 1000) } },
+    parameters: {
+      timeout: { int64Param: BigInt(Math.max(1, Math.ceil(options.deadline - Date.now())) * 1000) },
+      // As NVIDIA's clients send them: a string id, and both flags on every request of a sequence.
+      ...(options.sequence
+        ? { sequence_id: { stringParam: options.sequence.id }, sequence_start: { boolParam: options.sequence.start }, sequence_end: { boolParam: options.sequence.end } }
+        : {}),
+    },
     inputs: names.map((name) => ({
       name,
       datatype: inputs[name]!.datatype,

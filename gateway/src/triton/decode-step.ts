@@ -10,12 +10,12 @@
  * goes out at once (the wait is one `setImmediate`, microseconds). Triton's dynamic batcher
  * merges these requests further, with those of other gateway replicas.
  */
-import type { DecodeStep } from '../generation/index.js';
+import type { LogitsStep } from '../generation/index.js';
 import { abortReason, GatewayError } from '../errors/index.js';
 import { float32View, type RawTensor, type TritonClient } from './client.js';
 import { asRequestDeadline, callDeadline } from './deadlines.js';
 import { decoderInputs } from './decoder-inputs.js';
-import type { DecoderSpec } from './model-spec.js';
+import type { StatelessDecoderSpec } from './model-spec.js';
 
 export interface DecodeStepOptions {
   /** One image's `image_embeds` row, [N, D] FP32 as raw bytes. */
@@ -47,11 +47,11 @@ export class DecoderStepBatcher {
 
   constructor(
     private readonly client: TritonClient,
-    private readonly spec: DecoderSpec,
+    private readonly spec: StatelessDecoderSpec,
   ) {}
 
-  /** The DecodeStep of one caption: its sequences' next-token logits, given its image. */
-  stepFor(options: DecodeStepOptions): DecodeStep {
+  /** The decoder calls of one caption: its sequences' next-token logits, given its image. */
+  stepFor(options: DecodeStepOptions): LogitsStep {
     if (options.imageEmbeds.raw.byteLength !== this.rowBytes()) {
       throw new GatewayError('GW_ERR_TRITON_INTERNAL', `image_embeds of shape [${options.imageEmbeds.shape.join(',')}] do not fit the decoder's [${this.spec.embedsShape.join(',')}]`);
     }

@@ -62,12 +62,12 @@ export class InferStreams {
    * to withdraw one request, so the server may still run it; Triton drops it from its queue once
    * the request's `timeout` parameter passes.
    */
-  send(req: ModelInferRequest, deadline: number, signal?: AbortSignal): Promise<ModelInferResponse> {
+  send(req: ModelInferRequest, deadline: number, signal?: AbortSignal, pinned?: number): Promise<ModelInferResponse> {
     const what = `ModelStreamInfer '${req.modelName}'`;
     if (this.closed) return Promise.reject(toGatewayError(CLIENT_CLOSED, what));
     if (signal?.aborted) return Promise.reject(abortReason(signal));
     const id = req.id ? `${this.sequence++}:${req.id}` : String(this.sequence++);
-    const stream = this.pick();
+    const stream = this.streamAt(pinned ?? this.pin());
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.settle(id);
@@ -101,13 +101,24 @@ export class InferStreams {
     this.failAll(undefined, CLIENT_CLOSED);
   }
 
-  private pick(): Stream {
+  /**
+   * The next stream in turn, as an index to pass to {@link send}: requests sent with it all go
+   * over that one stream, so they reach the same server process (a Triton sequence must; with
+   * several replicas, round_robin gave each stream one). A stream that failed is reopened under
+   * the same index, possibly to another replica, whose sequence batcher then refuses the
+   * sequence's next request (no START): the sequence is lost, never silently split.
+   */
+  pin(): number {
     const i = this.next;
     this.next = (i + 1) % this.streams.length;
-    const current = this.streams[i];
+    return i;
+  }
+
+  private streamAt(i: number): Stream {
+    const current = this.streams[i % this.streams.length];
     if (current?.open) return current;
     const stream: Stream = { call: this.open(), open: true };
-    this.streams[i] = stream;
+    this.streams[i % this.streams.length] = stream;
     stream.call.on('data', (msg: ModelStreamInferResponse) => this.onResponse(msg));
     // A stream that fails or ends takes its waiting requests with it; the next pick reopens it.
     stream.call.on('error', (err: ServiceError) => {

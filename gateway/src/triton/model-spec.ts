@@ -57,12 +57,18 @@ export interface DecoderSpec {
   readonly defaultPrompt: string;
   readonly promptTemplate: string;
   readonly maxNewTokens: number;
-  /** Vocabulary size: the logits output's last dimension. */
-  readonly vocabSize: number;
+  /** Vocabulary size: the logits output's last dimension; undefined for the cached decoder, which ranks tokens itself. */
+  readonly vocabSize: number | undefined;
   /** Most sequences one request may carry (the config's max_batch_size). */
   readonly maxBatchSize: number;
   /** [N, D] of one image's `image_embeds`. */
   readonly embedsShape: readonly [number, number];
+  /**
+   * How a step runs: `stateless`, the whole prefix and the image every step and logits back;
+   * `cached`, a Triton sequence whose state the server keeps (model-tools/cached-decoder.md),
+   * one token per beam up and the best `candidates` tokens of each beam back.
+   */
+  readonly stepping: { readonly kind: 'stateless' } | { readonly kind: 'cached'; readonly candidates: number };
 }
 
 function parametersOf(config: ModelConfig): Record<string, string> {
@@ -98,22 +104,12 @@ export function imageSpecOf(config: ModelConfig): ImageSpec {
   };
 }
 
-/** Token ids and lengths for the caption decoder. */
+/** Token ids and lengths for the caption decoder, stateless or cached (chosen by its config). */
 export function decoderSpecOf(config: ModelConfig): DecoderSpec {
   const p = parse(DecoderParameters, config);
-  const logits = config.output.find((o) => o.name === 'logits');
-  if (!logits || logits.dims.length !== 1) throw new Error(`model '${config.name}' has no 'logits' output of dims [V]`);
-  const ids = config.input.find((i) => i.name === 'input_ids');
-  if (!ids || Number(ids.dims[0]) !== p.max_length) {
-    throw new Error(`model '${config.name}': max_length ${p.max_length} disagrees with input_ids dims`);
-  }
-  const embeds = config.input.find((i) => i.name === 'image_embeds');
-  if (!embeds || embeds.dims.length !== 2 || embeds.dims.some((d) => Number(d) <= 0)) {
-    throw new Error(`model '${config.name}' has no 'image_embeds' input of fixed dims [N, D]`);
-  }
-  // Decode steps of concurrent captions are sent as one batch, so the decoder must batch.
+  // Decode steps of concurrent captions are batched (by the gateway or the sequence batcher).
   if (config.maxBatchSize <= 0) throw new Error(`model '${config.name}' needs max_batch_size > 0 (decode steps are batched)`);
-  return {
+  const common = {
     model: config.name,
     tokenizerFile: p.tokenizer,
     maxLength: p.max_length,
@@ -123,10 +119,57 @@ export function decoderSpecOf(config: ModelConfig): DecoderSpec {
     defaultPrompt: p.default_prompt,
     promptTemplate: p.prompt_template,
     maxNewTokens: p.max_new_tokens,
-    vocabSize: Number(logits.dims[0]),
     maxBatchSize: config.maxBatchSize,
-    embedsShape: [Number(embeds.dims[0]), Number(embeds.dims[1])],
   };
+  return config.sequenceBatching?.state.length ? { ...common, ...cachedDecoderSpec(config, p.max_length) } : { ...common, ...statelessDecoderSpec(config, p.max_length) };
+}
+
+function statelessDecoderSpec(config: ModelConfig, maxLength: number): Pick<DecoderSpec, 'vocabSize' | 'embedsShape' | 'stepping'> {
+  const logits = config.output.find((o) => o.name === 'logits');
+  if (!logits || logits.dims.length !== 1) throw new Error(`model '${config.name}' has no 'logits' output of dims [V]`);
+  const ids = config.input.find((i) => i.name === 'input_ids');
+  if (!ids || Number(ids.dims[0]) !== maxLength) {
+    throw new Error(`model '${config.name}': max_length ${maxLength} disagrees with input_ids dims`);
+  }
+  const embeds = config.input.find((i) => i.name === 'image_embeds');
+  if (!embeds || embeds.dims.length !== 2 || embeds.dims.some((d) => Number(d) <= 0)) {
+    throw new Error(`model '${config.name}' has no 'image_embeds' input of fixed dims [N, D]`);
+  }
+  return { vocabSize: Number(logits.dims[0]), embedsShape: [Number(embeds.dims[0]), Number(embeds.dims[1])], stepping: { kind: 'stateless' } };
+}
+
+/** A stateless decoder's spec: its vocabulary is known (the logits' dimension). */
+export type StatelessDecoderSpec = DecoderSpec & { readonly vocabSize: number; readonly stepping: { readonly kind: 'stateless' } };
+
+export function isStateless(spec: DecoderSpec): spec is StatelessDecoderSpec {
+  return spec.stepping.kind === 'stateless';
+}
+
+/** {@link decoderSpecOf} for tools that run the stateless decoder themselves; throws for a cached one. */
+export function statelessDecoderSpecOf(config: ModelConfig): StatelessDecoderSpec {
+  const spec = decoderSpecOf(config);
+  if (!isStateless(spec)) throw new Error(`model '${config.name}' is a cached decoder (sequence batching); this needs the stateless one`);
+  return spec;
+}
+
+/** The tensors model-tools/cached-decoder.md names, each checked, so a wrong export fails at start-up. */
+const CACHED_INPUTS = ['input_ids', 'beam_idx', 'image_embeds', 'repetition_penalty', 'suppress_eos', 'normalize_scores'] as const;
+
+function cachedDecoderSpec(config: ModelConfig, maxLength: number): Pick<DecoderSpec, 'vocabSize' | 'embedsShape' | 'stepping'> {
+  const batching = config.sequenceBatching!;
+  const fail = (what: string): never => {
+    throw new Error(`model '${config.name}' (sequence batching with state, model-tools/cached-decoder.md): ${what}`);
+  };
+  for (const name of CACHED_INPUTS) if (!config.input.some((i) => i.name === name)) fail(`no input '${name}'`);
+  const topIds = config.output.find((o) => o.name === 'top_ids');
+  const candidates = topIds?.dims.length === 2 ? Number(topIds.dims[1]) : NaN;
+  if (!(candidates > 0)) fail("no output 'top_ids' of dims [-1, K]");
+  for (const name of ['top_scores', 'log_normalizer']) if (!config.output.some((o) => o.name === name)) fail(`no output '${name}'`);
+  const image = batching.state.find((s) => s.inputName === 'past_image');
+  if (!image || image.dims.length !== 2 || image.dims.some((d) => Number(d) <= 0)) fail("no state 'past_image' of fixed dims [N, D]");
+  const tokens = batching.state.find((s) => s.inputName === 'past_tokens');
+  if (!tokens || Number(tokens.dims[1]) !== maxLength) fail(`state 'past_tokens' does not hold max_length ${maxLength} tokens`);
+  return { vocabSize: undefined, embedsShape: [Number(image!.dims[0]), Number(image!.dims[1])], stepping: { kind: 'cached', candidates } };
 }
 
 /** The food classifier: its preprocessing and which output is which. */
