@@ -23,8 +23,8 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
-import { decoderInputs } from '../gateway/src/triton/decoder-inputs.js';
-import { statelessDecoderSpecOf, imageSpecOf } from '../gateway/src/triton/model-spec.js';
+import { decoderSpecOf, imageSpecOf, statelessDecoderSpecOf } from '../gateway/src/triton/model-spec.js';
+import { cachedDecoder, statelessDecoder } from './blip/in-process-decoders.js';
 import { readConfig } from '../model-tools/check/onnx-captioner.js';
 import { generateScene, renderScene } from '../model-tools/scenes/index.js';
 import { intraOpThreadsOf, onnxSessionOptions } from '../modelserver/src/backend/session-options.js';
@@ -67,9 +67,13 @@ interface Row {
 
 const BYTES: Partial<Record<DataType, number>> = { [DataType.TYPE_FP32]: 4, [DataType.TYPE_INT64]: 8, [DataType.TYPE_INT32]: 4, [DataType.TYPE_FP16]: 2 };
 
-/** Tensor bytes of one sequence's tensors (dims without the batch dimension, all fixed). */
+/**
+ * Tensor bytes of one sequence's tensors per step (dims without the batch dimension). A -1 counts
+ * as 1: for the cached decoder that is a greedy caption's token step (one beam, one token, the
+ * image placeholder); its first step also sends the prefix and the image once.
+ */
 function bytesPerSequence(tensors: ReadonlyArray<Pick<ModelInput, 'dims' | 'dataType'>>): number {
-  return tensors.reduce((sum, t) => sum + t.dims.reduce((n, d) => n * Number(d), 1) * (BYTES[t.dataType] ?? NaN), 0);
+  return tensors.reduce((sum, t) => sum + t.dims.reduce((n, d) => n * Math.max(1, Number(d)), 1) * (BYTES[t.dataType] ?? NaN), 0);
 }
 
 function ensureRepository(): void {
@@ -98,13 +102,17 @@ function transformersRows(): Row[] {
     }));
 }
 
-/** The exported encoder and decoder in this process, the gateway's greedy loop over them. */
-async function onnxRows(encoderConfig: ModelConfig, decoderConfig: ModelConfig): Promise<{ rows: Row[]; step10Ms: Record<number, number> }> {
+type DecoderKind = 'stateless' | 'cached';
+const DECODER_MODEL: Record<DecoderKind, string> = { stateless: 'caption_decoder', cached: 'caption_decoder_cached' };
+
+/** The exported encoder and one decoder in this process, greedy over a batch of captions. */
+async function onnxRows(kind: DecoderKind, encoderConfig: ModelConfig, decoderConfig: ModelConfig): Promise<{ rows: Row[]; step10Ms: Record<number, number> }> {
   const image = imageSpecOf(encoderConfig);
-  const decoder = statelessDecoderSpecOf(decoderConfig);
-  const session = (model: string, config: ModelConfig) =>
-    ort.InferenceSession.create(join(REPO, model, '1', 'model.onnx'), onnxSessionOptions(intraOpThreadsOf(normaliseModelConfig(config, model))));
-  const [enc, dec] = await Promise.all([session('caption_encoder', encoderConfig), session('caption_decoder', decoderConfig)]);
+  const model = DECODER_MODEL[kind];
+  const session = (name: string, config: ModelConfig) =>
+    ort.InferenceSession.create(join(REPO, name, '1', 'model.onnx'), onnxSessionOptions(intraOpThreadsOf(normaliseModelConfig(config, name))));
+  const [enc, dec] = await Promise.all([session('caption_encoder', encoderConfig), session(model, decoderConfig)]);
+  const bos = decoderSpecOf(decoderConfig).bosTokenId;
   const rows: Row[] = [];
   const step10Ms: Record<number, number> = {};
   try {
@@ -114,25 +122,12 @@ async function onnxRows(encoderConfig: ModelConfig, decoderConfig: ModelConfig):
       const caption = async () => {
         const t0 = performance.now();
         const embeds = (await enc.run({ [image.inputName]: new ort.Tensor('float32', pixels, [batch, 3, size, size]) }))[encoderConfig.output[0]!.name]!;
-        const seqs = Array.from({ length: batch }, () => [decoder.bosTokenId]);
+        const step = kind === 'cached' ? cachedDecoder(dec, decoderConfig, bos, embeds) : statelessDecoder(dec, statelessDecoderSpecOf(decoderConfig), embeds);
         const steps: Array<{ ms: number; cpuMs: number }> = [];
-        for (let step = 0; step < NEW_TOKENS; step++) {
+        for (let i = 0; i < NEW_TOKENS; i++) {
           const cpu0 = process.cpuUsage();
           const s0 = performance.now();
-          const { inputIds, attentionMask } = decoderInputs(seqs, decoder.maxLength, decoder.padTokenId);
-          const out = await dec.run({
-            input_ids: new ort.Tensor('int64', inputIds, [batch, decoder.maxLength]),
-            attention_mask: new ort.Tensor('int64', attentionMask, [batch, decoder.maxLength]),
-            image_embeds: embeds,
-          });
-          const logits = out['logits']!.data as Float32Array;
-          const v = decoder.vocabSize;
-          // Greedy with end-of-sequence suppressed (min_new_tokens = NEW_TOKENS).
-          seqs.forEach((s, i) => {
-            let best = -1;
-            for (let t = 0, top = -Infinity; t < v; t++) if (t !== decoder.eosTokenId && logits[i * v + t]! > top) [top, best] = [logits[i * v + t]!, t];
-            s.push(best);
-          });
+          await step();
           const cpu = process.cpuUsage(cpu0);
           steps.push({ ms: performance.now() - s0, cpuMs: (cpu.user + cpu.system) / 1000 });
         }
@@ -144,7 +139,7 @@ async function onnxRows(encoderConfig: ModelConfig, decoderConfig: ModelConfig):
       const wall = percentile(runs.map((r) => r.ms), 50);
       step10Ms[batch] = percentile(runs.map((r) => r.steps[9]!.ms), 50);
       rows.push({
-        system: 'exported ONNX in-process (stateless decoder)',
+        system: `exported ONNX in-process (${kind} decoder)`,
         batchOrConcurrency: batch,
         captionsPerS: (1000 * batch) / wall,
         p50Ms: wall,
@@ -152,7 +147,7 @@ async function onnxRows(encoderConfig: ModelConfig, decoderConfig: ModelConfig):
         stepCpuMs: mean(runs.flatMap((r) => r.steps.map((s) => s.cpuMs))),
         stepBytesUp: bytesPerSequence(decoderConfig.input),
         stepBytesDown: bytesPerSequence(decoderConfig.output),
-        note: `step 10: ${step10Ms[batch].toFixed(0)} ms`,
+        note: `step 10: ${step10Ms[batch].toFixed(1)} ms`,
       });
     }
   } finally {
@@ -161,11 +156,17 @@ async function onnxRows(encoderConfig: ModelConfig, decoderConfig: ModelConfig):
   return { rows, step10Ms };
 }
 
-/** POST /caption through npm start's process on the embedded model server, closed loop. */
-async function gatewayRows(decoderConfig: ModelConfig, path: string): Promise<Row[]> {
+/** POST /caption through npm start's process on the embedded model server, closed loop, with `kind`'s decoder. */
+async function gatewayRows(kind: DecoderKind, decoderConfig: ModelConfig): Promise<Row[]> {
   const jpeg = await renderScene(generateScene(18_000), 'jpeg');
   const long = String(30 * 60_000);
-  const gw = await startGatewayProcess({ MODEL_REPOSITORY: REPO, REQUEST_TIMEOUT_MS: long, TRITON_TIMEOUT_MS: long, UPLOAD_TIMEOUT_MS: long });
+  const gw = await startGatewayProcess({
+    MODEL_REPOSITORY: REPO,
+    CAPTION_DECODER_MODEL: DECODER_MODEL[kind],
+    REQUEST_TIMEOUT_MS: long,
+    TRITON_TIMEOUT_MS: long,
+    UPLOAD_TIMEOUT_MS: long,
+  });
   const http = httpPoster(16);
   const rows: Row[] = [];
   try {
@@ -186,7 +187,7 @@ async function gatewayRows(decoderConfig: ModelConfig, path: string): Promise<Ro
       const cpu = cpuSeconds(pid)! - cpu0;
       if (load.errors > 0) throw new Error(`${load.errors} of ${load.requests + load.errors} captions failed at concurrency ${concurrency}`);
       rows.push({
-        system: `gateway over the embedded server (${path})`,
+        system: `gateway over the embedded server (${kind} decoder)`,
         batchOrConcurrency: concurrency,
         captionsPerS: load.requests / load.seconds,
         p50Ms: percentile(load.latenciesMs, 50),
@@ -207,33 +208,49 @@ async function gatewayRows(decoderConfig: ModelConfig, path: string): Promise<Ro
 async function main(): Promise<void> {
   ensureRepository();
   const encoderConfig = readConfig(REPO, 'caption_encoder');
-  const decoderConfig = readConfig(REPO, 'caption_decoder');
+  const kinds = (['stateless', 'cached'] as const).filter((k) => existsSync(join(REPO, DECODER_MODEL[k], 'config.pbtxt')));
+  const decoderConfigs = Object.fromEntries(kinds.map((k) => [k, readConfig(REPO, DECODER_MODEL[k])])) as Partial<Record<DecoderKind, ModelConfig>>;
   const rows: Row[] = [];
   if (!args['skip-transformers']) rows.push(...transformersRows());
-  const onnx = await onnxRows(encoderConfig, decoderConfig);
-  rows.push(...onnx.rows);
-  rows.push(...(await gatewayRows(decoderConfig, 'stateless decoder')));
+  const step10: Partial<Record<DecoderKind, Record<number, number>>> = {};
+  for (const kind of kinds) {
+    const onnx = await onnxRows(kind, encoderConfig, decoderConfigs[kind]!);
+    rows.push(...onnx.rows);
+    step10[kind] = onnx.step10Ms;
+  }
+  for (const kind of kinds) rows.push(...(await gatewayRows(kind, decoderConfigs[kind]!)));
 
-  const kb = (n: number | undefined) => (n === undefined ? '' : (n / 1024).toFixed(1));
+  const kb = (n: number | undefined) => (n === undefined ? '' : (n / 1024).toFixed(2));
   printTable(
-    `BLIP-base (random weights), ${NEW_TOKENS} new tokens per caption, ${availableParallelism()} CPUs`,
+    `${REPO}, ${NEW_TOKENS} new tokens per caption, ${availableParallelism()} CPUs`,
     ['system', 'batch / conc.', 'captions/s', 'p50 ms', 'step ms', 'step CPU ms', 'step KB up/seq', 'step KB down/seq', 'note'],
     rows.map((r) => [r.system, r.batchOrConcurrency, r.captionsPerS, r.p50Ms, r.stepMs, r.stepCpuMs ?? '', kb(r.stepBytesUp), kb(r.stepBytesDown), r.note ?? '']),
   );
   const find = (system: string, n: number) => rows.find((r) => r.system.startsWith(system) && r.batchOrConcurrency === n);
+  const best = (system: string) => rows.filter((r) => r.system.startsWith(system)).reduce((a, r) => (r.captionsPerS > a.captionsPerS ? r : a));
   const hf1 = find('transformers', 1);
   const hf16 = find('transformers', 16);
-  const bestOnnx = onnx.rows.reduce((a, r) => (r.captionsPerS > a.captionsPerS ? r : a));
-  const gw1 = find('gateway', 1)!;
-  const gw16 = find('gateway', 16)!;
-  const ratios: Array<[string, number]> = [
-    [`gateway c=16 captions/s / ONNX in-process at its best batch (${bestOnnx.batchOrConcurrency})`, gw16.captionsPerS / bestOnnx.captionsPerS],
-  ];
-  if (hf16) ratios.unshift(['gateway c=16 captions/s / transformers at batch 16', gw16.captionsPerS / hf16.captionsPerS]);
-  if (hf1) ratios.unshift(['gateway c=1 p50 / transformers at batch 1', gw1.p50Ms / hf1.p50Ms]);
-  printTable('Ratios within this run', ['figure', 'value'], ratios);
+  // The issue's targets, for the newest decoder this repository has (cached when present).
+  const kind = kinds.at(-1)!;
+  const gw1 = find(`gateway over the embedded server (${kind}`, 1)!;
+  const gw16 = find(`gateway over the embedded server (${kind}`, 16)!;
+  const bestOnnx = best(`exported ONNX in-process (${kind}`);
+  const targets: Array<[string, number, string, boolean]> = [];
+  if (hf1) targets.push([`gateway c=1 p50 / transformers at batch 1 (${kind})`, gw1.p50Ms / hf1.p50Ms, '<= 1.1', gw1.p50Ms / hf1.p50Ms <= 1.1]);
+  if (hf16) targets.push([`gateway c=16 captions/s / transformers at batch 16 (${kind})`, gw16.captionsPerS / hf16.captionsPerS, '>= 1.0', gw16.captionsPerS / hf16.captionsPerS >= 1]);
+  const onnxRatio = gw16.captionsPerS / bestOnnx.captionsPerS;
+  targets.push([`gateway c=16 captions/s / its ONNX in-process at the best batch (${bestOnnx.batchOrConcurrency})`, onnxRatio, '>= 0.9', onnxRatio >= 0.9]);
+  targets.push([`step KB up per sequence (${kind})`, (gw1.stepBytesUp ?? NaN) / 1024, '<= 5', (gw1.stepBytesUp ?? Infinity) <= 5 * 1024]);
+  targets.push([`step KB down per sequence (${kind})`, (gw1.stepBytesDown ?? NaN) / 1024, '<= 5', (gw1.stepBytesDown ?? Infinity) <= 5 * 1024]);
+  if (step10.cached && step10.stateless) {
+    for (const batch of BATCHES) {
+      const ratio = step10.cached[batch]! / step10.stateless[batch]!;
+      targets.push([`step 10 in-process, cached / stateless, batch ${batch}`, ratio, '<= 0.1', ratio <= 0.1]);
+    }
+  }
+  printTable('Targets (ratios within this run)', ['figure', 'value', 'target', 'met'], targets.map(([f, v, t, met]) => [f, v, t, met ? 'yes' : 'NO']));
   mkdirSync('perf/results', { recursive: true });
-  writeFileSync(args.out!, JSON.stringify({ date: new Date().toISOString(), cpus: availableParallelism(), newTokens: NEW_TOKENS, repository: REPO, rows, ratios: Object.fromEntries(ratios), onnxStep10Ms: onnx.step10Ms }, null, 2));
+  writeFileSync(args.out!, JSON.stringify({ date: new Date().toISOString(), cpus: availableParallelism(), newTokens: NEW_TOKENS, repository: REPO, rows, targets, step10Ms: step10 }, null, 2));
   console.log(`wrote ${args.out}`);
 }
 
