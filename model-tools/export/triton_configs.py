@@ -93,6 +93,65 @@ def decoder_config(header: str, length: int, tokens: int, hidden: int, vocab: in
     )
 
 
+# The cached decoder (model-tools/cached-decoder.md): one caption is one sequence whose state the
+# server keeps. `oldest` batches the steps of different captions dynamically; no delay, for the
+# same reason as DECODER_BATCHING. The idle timeout is counted from a request's arrival, so it must
+# cover the longest wait a caption's next step can see behind the others (5 s, against 1 s default).
+CACHED_DECODER_TOP_K = 16
+CACHED_DECODER_MAX_SEQUENCES = 64
+CACHED_DECODER_IDLE_US = 5_000_000
+
+
+def cached_decoder_scheduling(variant: str, tokens: int, hidden: int, layers: int, length: int) -> str:
+    """The sequence_batching block (every variant has one: the state needs it) and the instance
+    group of `variant`."""
+    def state(past: str, present: str, dtype: str, dims: str, initial_dims: str) -> str:
+        return (f'    {{ input_name: "{past}" output_name: "{present}" data_type: {dtype} dims: [ {dims} ]\n'
+                f'      initial_state {{ name: "zero" data_type: {dtype} dims: [ {initial_dims} ] zero_data: true }} }}')
+    states = ',\n'.join([
+        state('past_image', 'present_image', 'TYPE_FP32', f'{tokens}, {hidden}', f'{tokens}, {hidden}'),
+        state('past_kv', 'present_kv', 'TYPE_FP32', f'-1, {layers}, 2, {length}, {hidden}', f'1, {layers}, 2, {length}, {hidden}'),
+        state('past_length', 'present_length', 'TYPE_INT64', '1', '1'),
+        state('past_tokens', 'present_tokens', 'TYPE_INT64', f'-1, {length}', f'1, {length}'),
+    ])
+    batching = (
+        'sequence_batching {\n'
+        f'  max_sequence_idle_microseconds: {CACHED_DECODER_IDLE_US}\n'
+        '  control_input [ { name: "START" control [ { kind: CONTROL_SEQUENCE_START fp32_false_true: [ 0, 1 ] } ] } ]\n'
+        f'  oldest {{ max_candidate_sequences: {CACHED_DECODER_MAX_SEQUENCES} max_queue_delay_microseconds: 0 }}\n'
+        f'  state [\n{states}\n  ]\n}}\n'
+    )
+    if variant == 'cpu':
+        return batching + 'instance_group [ { kind: KIND_CPU count: 1 } ]\n'
+    if variant == 'gpu':
+        return batching + 'instance_group [ { kind: KIND_GPU count: 1 gpus: [ 0 ] } ]\n'
+    return scheduling(variant, batching)
+
+
+def cached_decoder_config(header: str, length: int, tokens: int, hidden: int, layers: int, generation_params: dict[str, str],
+                          variant: str = 'default') -> str:
+    """caption_decoder_cached: model-tools/cached-decoder.md is its contract; `length` is the
+    stateless decoder's max_length and the cache's capacity."""
+    k = CACHED_DECODER_TOP_K
+    return (
+        comment(header)
+        + f'name: "caption_decoder_cached"\nbackend: "onnxruntime"\nmax_batch_size: {CACHED_DECODER_MAX_SEQUENCES}\n'
+        + 'input [\n'
+        + '  { name: "input_ids" data_type: TYPE_INT64 dims: [ -1, -1 ] },\n'
+        + '  { name: "beam_idx" data_type: TYPE_INT64 dims: [ -1 ] },\n'
+        + '  { name: "image_embeds" data_type: TYPE_FP32 dims: [ -1, -1 ] },\n'
+        + '  { name: "repetition_penalty" data_type: TYPE_FP32 dims: [ 1 ] },\n'
+        + '  { name: "suppress_eos" data_type: TYPE_INT64 dims: [ 1 ] },\n'
+        + '  { name: "normalize_scores" data_type: TYPE_INT64 dims: [ 1 ] }\n]\n'
+        + 'output [\n'
+        + f'  {{ name: "top_ids" data_type: TYPE_INT64 dims: [ -1, {k} ] }},\n'
+        + f'  {{ name: "top_scores" data_type: TYPE_FP32 dims: [ -1, {k} ] }},\n'
+        + '  { name: "log_normalizer" data_type: TYPE_FP32 dims: [ -1 ] }\n]\n'
+        + cached_decoder_scheduling(variant, tokens, hidden, layers, length)
+        + parameters(generation_params)
+    )
+
+
 def classifier_config(header: str, size: int, classes: int, embedding: int, image_params: dict[str, str], variant: str = 'default') -> str:
     return (
         comment(header)
@@ -148,6 +207,14 @@ def write_caption_models(repo: Path, encoder_header: str, decoder_header: str, s
     write_with_variants(repo / 'caption_encoder', lambda variant: encoder_config(encoder_header, size, tokens, hidden, image_params, variant))
     write_with_variants(repo / 'caption_decoder', lambda variant: decoder_config(decoder_header, length, tokens, hidden, vocab, generation_params, variant))
     write_food_caption(repo, size, tokens, hidden, labels)
+
+
+def write_cached_decoder(repo: Path, header: str, length: int, tokens: int, hidden: int, layers: int,
+                         generation_params: dict[str, str]) -> None:
+    """caption_decoder_cached/ config.pbtxt with its configs/ variants (the ONNX file and the
+    tokenizer.json beside it are the exporter's)."""
+    write_with_variants(repo / 'caption_decoder_cached',
+                        lambda variant: cached_decoder_config(header, length, tokens, hidden, layers, generation_params, variant))
 
 
 def write_with_variants(model_dir: Path, render) -> None:
