@@ -46,12 +46,15 @@ def reorder(past: torch.Tensor, beam_idx: torch.Tensor) -> torch.Tensor:
 
 def write_cache(cache: torch.Tensor, new: torch.Tensor, start: torch.Tensor) -> torch.Tensor:
     # Each cache position j takes new[j - start] when start <= j < start + T, else keeps its value:
-    # a gather and a select, so the values are copied bit for bit (no arithmetic on them).
-    cap, t = cache.shape[2], new.shape[2]
-    j = torch.arange(cap, dtype=torch.int64, device=cache.device).unsqueeze(0)      # [1, cap]
-    offset = j - start                                                              # [B, cap]
-    written = (offset >= 0) & (offset < t)
-    index = offset.clamp(min=0).clamp(max=t - 1)
+    # a one-hot match of positions, a gather and a select, so the values are copied bit for bit
+    # (no arithmetic on them) and T is only ever a traced size (arange), never a Python number.
+    cap = cache.shape[2]
+    j = torch.arange(cap, dtype=torch.int64, device=cache.device).unsqueeze(0)         # [1, cap]
+    offset = j - start                                                                 # [B, cap]
+    steps = torch.arange(new.shape[2], dtype=torch.int64, device=cache.device)         # [T]
+    hit = offset.unsqueeze(-1) == steps                                                # [B, cap, T]
+    written = hit.any(dim=-1)
+    index = (hit.to(torch.int64) * steps).sum(dim=-1)                                  # [B, cap], 0 where not written
     index = index[:, None, :, None].expand(new.shape[0], new.shape[1], cap, new.shape[3])
     return torch.where(written[:, None, :, None], new.gather(2, index), cache)
 
@@ -73,14 +76,13 @@ def absorbed_cross_attention(q: torch.Tensor, image: torch.Tensor, w_k: torch.Te
     # removes; and softmax(s) V = (softmax(s) E) Wv_hᵀ + bv_h because the weights sum to 1. So
     # softmax((q Wk_h) Eᵀ / √d) E Wv_hᵀ + bv_h is the model's cross-attention in real arithmetic
     # (b_k is accepted for the signature and deliberately unused); float32 sums in another order.
-    b, d = q.shape[0], q.shape[-1]
-    dh = d // heads
-    de = image.shape[-1]
+    b, (d, de) = q.shape[0], w_k.shape
+    dh = d // heads  # a traced size while exporting: the scale below stays a tensor operation
     qh = q.reshape(b, -1, heads, dh).transpose(1, 2)                       # [B, H, R, dh]
     wk = w_k.reshape(heads, dh, de)                                        # [H, dh, De]
     wv = w_v.reshape(heads, dh, de)
     e = image.unsqueeze(1)                                                 # [B, 1, N, De]
-    scores = torch.matmul(torch.matmul(qh, wk), e.transpose(-1, -2)) / math.sqrt(dh)   # [B, H, R, N]
+    scores = torch.matmul(torch.matmul(qh, wk), e.transpose(-1, -2)) / dh ** 0.5        # [B, H, R, N]
     probs = torch.softmax(scores, dim=-1)
     ctx = torch.matmul(torch.matmul(probs, e), wv.transpose(-1, -2)) + b_v.reshape(heads, 1, dh)  # [B, H, R, dh]
     return ctx.transpose(1, 2).reshape(q.shape)
