@@ -41,8 +41,8 @@ from servers import ROOT, log_directory, start_embedded, start_triton  # noqa: E
 ACCEPTED: dict[str, str] = {
     'ServerMetadata': (
         'name and version are each server\'s own ("triton" 2.51.0, "triton-caption-modelserver" with the package '
-        'version), and extensions list only what each implements: the embedded server has no sequence batcher '
-        '(sequence), no shared-memory RPCs (system_shared_memory, cuda_shared_memory: UNIMPLEMENTED), no HTTP '
+        'version), and extensions list only what each implements: the embedded server has no '
+        'shared-memory RPCs (system_shared_memory, cuda_shared_memory: UNIMPLEMENTED), no HTTP '
         'endpoint (binary_tensor_data is the HTTP binary tensor extension), and no trace or logging RPCs'
     ),
     **{case: (

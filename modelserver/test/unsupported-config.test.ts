@@ -20,7 +20,7 @@ instance_group [ { count: 1 kind: KIND_CPU } ]
 
 /** Model name → the field its config sets and the reason must name. */
 const REFUSED: Record<string, { extra: string; field: RegExp }> = {
-  sequence: { extra: 'sequence_batching { }', field: /'sequence_batching'/ },
+  iterative: { extra: 'sequence_batching { iterative_sequence: true }', field: /'sequence_batching \{ iterative_sequence: true \}'/ },
   decoupled: { extra: 'model_transaction_policy { decoupled: true }', field: /'model_transaction_policy \{ decoupled: true \}'/ },
   batch_in: {
     extra: 'batch_input [ { kind: BATCH_ELEMENT_COUNT target_name: "COUNT" data_type: TYPE_FP32 source_input: "INPUT0" } ]',

@@ -34,7 +34,7 @@ function reasonOf(extra: string, io?: string): string | undefined {
 describe('checkSupported', () => {
   it('refuses each unsupported field, naming it', () => {
     const cases: Array<[string, RegExp, string?]> = [
-      ['sequence_batching { }', /'sequence_batching': this server has no sequence batcher/],
+      ['sequence_batching { iterative_sequence: true }', /'sequence_batching \{ iterative_sequence: true \}'/],
       ['model_transaction_policy { decoupled: true }', /'model_transaction_policy \{ decoupled: true \}'/],
       [
         '',
@@ -65,9 +65,9 @@ describe('checkSupported', () => {
   });
 
   it('names every unsupported field of a config at once', () => {
-    const reason = reasonOf(`sequence_batching { }
+    const reason = reasonOf(`sequence_batching { iterative_sequence: true }
       batch_output [ { target_name: "y" kind: BATCH_SCATTER_WITH_INPUT_SHAPE source_input: "x" } ]`);
-    assert.match(reason ?? '', /'sequence_batching'.*; 'batch_output'/);
+    assert.match(reason ?? '', /'sequence_batching \{ iterative_sequence: true \}'.*; 'batch_output'/);
   });
 
   it('accepts the fields that keep Triton semantics here', () => {

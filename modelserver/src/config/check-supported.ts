@@ -25,7 +25,11 @@ export const UNSUPPORTED = 'UNSUPPORTED';
  * - `optimization.execution_accelerators.gpu_execution_accelerator` on a model without KIND_GPU
  *   groups: the onnxruntime backend applies it to GPU instances only.
  *
- * Refused: `sequence_batching`, `model_transaction_policy { decoupled: true }`,
+ * - `use_same_buffer_for_input_output` on a state: a buffer-sharing choice; the model sees the same
+ *   values either way.
+ *
+ * Refused: `sequence_batching { iterative_sequence }`, a state's `use_growable_memory`,
+ * `model_transaction_policy { decoupled: true }`,
  * `allow_ragged_batch`, `batch_input`, `batch_output`, a `cpu_execution_accelerator` (Triton runs
  * OpenVINO or fails the load; this server runs neither), and a `gpu_execution_accelerator` where
  * a KIND_GPU group exists (TensorRT, possibly at another precision; this server runs those
@@ -38,10 +42,14 @@ export const UNSUPPORTED = 'UNSUPPORTED';
  */
 export function checkSupported(config: ModelConfig, fail: FailFn): void {
   const problems: string[] = [];
-  if (config.sequenceBatching !== undefined) {
-    problems.push(
-      "'sequence_batching': this server has no sequence batcher (Triton keeps each correlation ID's requests on one instance, in order, with control inputs)",
-    );
+  const sequence = config.sequenceBatching;
+  if (sequence?.iterativeSequence) {
+    problems.push("'sequence_batching { iterative_sequence: true }': this server's backend never reschedules a request");
+  }
+  for (const state of sequence?.state ?? []) {
+    if (state.useGrowableMemory) {
+      problems.push(`'use_growable_memory' on state '${state.inputName}': a CUDA-only state buffer, and this server keeps states in CPU memory`);
+    }
   }
   if (config.modelTransactionPolicy?.decoupled) {
     problems.push("'model_transaction_policy { decoupled: true }': this server sends exactly one response per request");

@@ -12,6 +12,7 @@ import { checkSupported } from './check-supported.js';
 import { ModelConfigError } from './model-config-error.js';
 import { ENSEMBLE_PLATFORM, KNOWN_BACKEND_PLATFORMS } from './platforms.js';
 import { checkEnsembleScheduling } from './validate-ensemble.js';
+import { validateSequenceBatching } from './validate-sequence.js';
 import { checkModelIo, escapesModelDir, type FailFn } from './validate-io.js';
 
 const TENSORRT_PLATFORM = 'tensorrt_plan';
@@ -49,6 +50,7 @@ export function validateModelConfig(config: ModelConfig, file = 'config.pbtxt'):
   }
   checkModelIo(config, fail);
   if (config.dynamicBatching !== undefined) checkDynamicBatching(config, config.dynamicBatching, fail);
+  if (config.sequenceBatching !== undefined) validateSequenceBatching(config, config.sequenceBatching, fail);
   const oldest = config.sequenceBatching?.oldest;
   if (oldest !== undefined) {
     checkPreferredSizes(oldest.preferredBatchSize, config, 'sequence batching preferred batch size', fail);

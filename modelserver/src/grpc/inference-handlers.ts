@@ -35,13 +35,13 @@ export interface ServerState {
 }
 
 /**
- * Extensions this server implements, in Triton's order. Triton 2.51 lists more: sequence (no
- * sequence batcher here), system_shared_memory and cuda_shared_memory (those RPCs answer
+ * Extensions this server implements, in Triton's order. Triton 2.51 lists more: system_shared_memory and cuda_shared_memory (those RPCs answer
  * UNIMPLEMENTED here), binary_tensor_data (an extension of the HTTP/REST protocol, which this
  * gRPC-only server does not speak), trace and logging (no such RPCs here).
  */
 export const EXTENSIONS = [
   'classification',
+  'sequence',
   'model_repository',
   'model_repository(unload_dependents)',
   'schedule_policy',

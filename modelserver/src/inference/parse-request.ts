@@ -184,6 +184,7 @@ export function parseInferRequest(req: ModelInferRequest, model: ServedModel): P
       outputNames: wanted.map((o) => o.name),
       priority: parameters.priority,
       timeoutUs: parameters.timeoutUs,
+      sequence: parameters.sequence,
     },
     outputs: wanted,
     sequence: parameters.sequence,

@@ -8,16 +8,13 @@
  */
 import type { InferParameter } from '../../../proto/gen/grpc_service.js';
 import { invalidArgument, notFound } from '../errors.js';
+import type { SequenceFlags } from '../scheduler/types.js';
 
 /** `triton_`-prefixed request parameters Triton accepts (TRITON_RESERVED_REQUEST_PARAMS). */
 const RESERVED = ['triton_enable_empty_final_response'];
 
-export interface SequenceParameters {
-  /** `sequence_id`: int64 or string; 0 when absent, as Triton's correlation id. */
-  readonly id: bigint | string;
-  readonly start: boolean;
-  readonly end: boolean;
-}
+/** `sequence_id` (int64 or string; 0 when absent, as Triton's correlation id) and the flags. */
+export type SequenceParameters = SequenceFlags;
 
 export interface RequestParameters {
   readonly priority: number;

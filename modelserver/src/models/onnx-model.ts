@@ -1,7 +1,7 @@
 /**
  * @module models/onnx-model
  * Loads one version of an `onnxruntime_onnx` model: its instances, the scheduler its config
- * asks for (dynamic batcher or default), its label files, and its warmup.
+ * asks for (sequence batcher, dynamic batcher or default), its label files, and its warmup.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -10,6 +10,8 @@ import { createInstances } from '../backend/create-instances.js';
 import { DefaultScheduler } from '../scheduler/default-scheduler.js';
 import { DynamicBatcher } from '../scheduler/dynamic-batcher.js';
 import { type BatchContext, reshapesOf } from '../scheduler/execute-batch.js';
+import { SequenceBatcher } from '../scheduler/sequence-batcher.js';
+import { SequenceTensors } from '../scheduler/sequence-tensors.js';
 import type { Scheduler } from '../scheduler/types.js';
 import { ModelStats } from '../stats/model-stats.js';
 import { recordingOutcome, type ServedModel } from './served-model.js';
@@ -54,9 +56,11 @@ export async function loadOnnxModel(
     outputReshapes: reshapesOf(config.output),
     stats,
   };
-  const scheduler: Scheduler = config.dynamicBatching
-    ? new DynamicBatcher(instances, config.maxBatchSize, config.dynamicBatching, ctx)
-    : new DefaultScheduler(instances, ctx);
+  const scheduler: Scheduler = config.sequenceBatching
+    ? new SequenceBatcher(instances, config, await SequenceTensors.load(config, modelDir), ctx, { warn: options.warn })
+    : config.dynamicBatching
+      ? new DynamicBatcher(instances, config.maxBatchSize, config.dynamicBatching, ctx)
+      : new DefaultScheduler(instances, ctx);
   return {
     name: config.name,
     version,

@@ -4,6 +4,13 @@
  */
 import type { Tensor } from '../tensors/tensor.js';
 
+/** A request's `sequence_id`, `sequence_start` and `sequence_end` (id 0 or "": none). */
+export interface SequenceFlags {
+  readonly id: bigint | string;
+  readonly start: boolean;
+  readonly end: boolean;
+}
+
 export interface InferenceJob {
   /** Validated inputs, with the batch dimension when the model batches. */
   readonly inputs: ReadonlyMap<string, Tensor>;
@@ -21,6 +28,8 @@ export interface InferenceJob {
    * the request if it is still queued; a request already executing runs to the end.
    */
   readonly signal?: AbortSignal;
+  /** The request's sequence parameters; only the sequence batcher reads them. */
+  readonly sequence?: SequenceFlags;
 }
 
 export interface Scheduler {
