@@ -71,7 +71,10 @@ class CachedBlipStep(nn.Module):
         present_kv = torch.stack(caches, dim=2)
 
         # 4. The LM head on the last new position, the processors, the top K.
-        logits = self.cls(h[:, :, -1])                                       # [B, beams, V]
+        # On 2-D rows the decoder Linear exports as Gemm(transB) over the tied word embeddings
+        # themselves; on 3-D it would be a MatMul with a folded transposed copy (+ V x D floats).
+        last = h[:, :, -1]
+        logits = self.cls(last.reshape(-1, last.shape[-1])).reshape(last.shape[:2] + (-1,))  # [B, beams, V]
         top_ids, top_scores, log_normalizer = cs.process_and_top_k(
             logits, tokens, present_length, repetition_penalty, suppress_eos, normalize_scores, self.eos, self.top_k)
         return top_ids, top_scores, log_normalizer, image, present_kv, present_length, tokens

@@ -9,6 +9,10 @@ gateway serves either without changes:
                    (text_decoder with cross-attention to image_embeds, image mask all ones;
                    logits of the last attended position attention_mask.sum(1)-1; positions
                    0..L-1, right padding, L fixed by --max-length)
+  caption_decoder_cached  the same decoder with its state kept by the server, one caption one
+                   Triton sequence (model-tools/cached-decoder.md; cached_blip_decoder.py): the
+                   prefix and image_embeds on START, then one token per beam -> the top 16
+                   candidates after transformers' processors; cache capacity L
 
   .venv/bin/python model-tools/export/export_blip.py --checkpoint blip-image-captioning-base --repo OUT \\
       [--max-length 40] [--images a.jpg b.jpg ...] [--parity DIR] [--no-check]
@@ -17,11 +21,12 @@ gateway serves either without changes:
       (BLIP-base's architecture, random weights, for benchmarks; default OUT
        .cache/blip-base-random/model_repository, never the served model_repository/)
 
-Needs the project's .venv (transformers with tokenizers and safetensors, torch, onnx, numpy,
-pillow; bash scripts/setup-python.sh): see README.md.
+Needs the project's .venv (transformers with tokenizers and safetensors, torch, onnx, onnxruntime,
+numpy, pillow; bash scripts/setup-python.sh): see README.md.
 
 Writes caption_encoder/1/model.onnx, caption_decoder/1/model.onnx, caption_decoder/tokenizer.json
-(the checkpoint's), both config.pbtxt files and their configs/cpu|gpu|dynamic|multi_gpu.pbtxt
+(the checkpoint's), caption_decoder_cached/1/model.onnx with a copy of that tokenizer.json, the
+three config.pbtxt files and their configs/cpu|gpu|dynamic|multi_gpu.pbtxt
 variants, the food_caption ensemble (config.pbtxt, labels.txt from food_classifier/labels.txt or
 the Food-11 classes, empty 1/), all rendered by triton_configs.py as the demo's are (same tensor
 names, parameter keys and scheduling; BLIP's dims and values), and in the parity directory
@@ -36,7 +41,10 @@ greedy and with 3 beams:
   * a greedy loop over the exported wrapper modules run exactly as the gateway runs the ONNX
     decoder (fixed L, right padding, last-position logits, steps of different sequences
     batched together, stop on [SEP] = 102 or the token budget)
-must produce identical token ids. Then the TypeScript checks run: check-parity.ts requires max
+must produce identical token ids, and so must every case (greedy and beams) decoded by
+cached_step.generate_cached over the exported caption_decoder_cached ONNX on ONNX Runtime, driven
+as Triton's sequence batcher drives it (the smallest greedy top-1 logit margin it saw is printed).
+Then the TypeScript checks run: check-parity.ts requires max
 |ONNX - PyTorch| < 1e-4 on ONNX Runtime for Node, and check-gateway-captions.ts requires
 transformers' captions, token for token, from a real gateway over the exported ONNX.
 
@@ -62,7 +70,7 @@ import export_common as ec  # noqa: E402
 import triton_configs  # noqa: E402
 
 TOOL = 'export_blip'
-INSTALL = 'bash scripts/setup-python.sh (requirements.txt: transformers, torch, onnx, pillow, numpy), then run this with .venv/bin/python'
+INSTALL = 'bash scripts/setup-python.sh (requirements.txt: transformers, torch, onnx, onnxruntime, pillow, numpy), then run this with .venv/bin/python'
 HF_MAX_LENGTH = 20          # generation default of the checkpoint's config (whole decoder sequence)
 NUM_BEAMS = (1, 3)          # the parity runs greedy decoding and beam search with 3 beams
 # --random-base writes here by default: ~0.9 GB of random weights that must never be committed
@@ -140,6 +148,66 @@ def write_configs(repo: Path, source: str, image: dict[str, str], tokens: int, h
     generation = triton_configs.generation_parameters(length, bos, eos, pad, PROMPT_TEMPLATE, max_new_tokens)
     triton_configs.write_caption_models(repo, enc_header, dec_header, int(image['image_size']), tokens, hidden, vocab, length,
                                         image, generation, food_labels(repo))
+
+
+def cached_header(source: str) -> str:
+    """The comment at the top of caption_decoder_cached's config.pbtxt."""
+    return (f'BLIP text decoder with its state kept by the server, exported by model-tools/export/export_blip.py from: {source}.\n'
+            'One caption is one sequence (model-tools/cached-decoder.md): the prefix and the image on START, then one\n'
+            'token per beam; the top candidates after the processors out. Same tokenizer, ids and prompt rule as caption_decoder.')
+
+
+def export_cached(repo: Path, model, source: str, tokens: int, hidden: int, length: int, generation: dict[str, str]) -> Path:
+    """caption_decoder_cached/: 1/model.onnx (cached_blip_decoder.py, cache capacity = the stateless
+    decoder's max_length), tokenizer.json copied from caption_decoder/, config.pbtxt and its
+    configs/ variants (triton_configs.write_cached_decoder). Returns the ONNX path."""
+    import cached_blip_decoder as cbd
+    model_dir = repo / 'caption_decoder_cached'
+    path = model_dir / '1' / 'model.onnx'
+    step = cbd.CachedBlipStep(model.text_decoder, length).eval()
+    cbd.export_cached_decoder(step, path, tokens)
+    shutil.copyfile(repo / 'caption_decoder' / 'tokenizer.json', model_dir / 'tokenizer.json')
+    layers = model.config.text_config.num_hidden_layers
+    triton_configs.write_cached_decoder(repo, cached_header(source), length, tokens, hidden, layers, generation)
+    return path
+
+
+class MarginRecorder:
+    """An onnxruntime session that remembers the smallest top-1/top-2 score margin of greedy steps
+    (normalize_scores 0: the raw logits' margin, as gateway_greedy measures it)."""
+
+    def __init__(self, session):
+        self.session, self.margin = session, float('inf')
+
+    def get_inputs(self):
+        return self.session.get_inputs()
+
+    def get_outputs(self):
+        return self.session.get_outputs()
+
+    def run(self, names, feed):
+        out = self.session.run(names, feed)
+        if int(feed['normalize_scores'].reshape(-1)[0]) == 0:
+            top = out[names.index('top_scores')]
+            self.margin = min(self.margin, float((top[..., 0] - top[..., 1]).min()))
+        return out
+
+
+def cached_parity(path: Path, embeds, cases: list[tuple[int, str, int]], prefixes: list[list[int]], hf_ids: list[list[int]],
+                  eos: int, pad: int, max_length: int = HF_MAX_LENGTH):
+    """Every case (image row, prompt, num_beams) through cached_step.generate_cached over the
+    exported cached decoder, against transformers' ids (hf_ids: prefix + new tokens + eos when it
+    ended so). Returns ([(identical, cached new tokens)], smallest greedy top-1 margin)."""
+    import onnxruntime as ort
+    import cached_step as cs
+    session = MarginRecorder(ort.InferenceSession(str(path), providers=['CPUExecutionProvider']))
+    results = []
+    for (i, _, beams), prefix, hf in zip(cases, prefixes, hf_ids):
+        ended = hf[-1] == eos and len(hf) > len(prefix)
+        got = cs.generate_cached(session, embeds[i].numpy(), prefix, eos_id=eos, pad_id=pad,
+                                 max_new_tokens=max_length - len(prefix), num_beams=beams)
+        results.append((got == hf[len(prefix):len(hf) - ended], got))
+    return results, session.margin
 
 
 def gateway_prefix(ids_with_specials: list[int], bos: int) -> list[int]:
@@ -251,7 +319,7 @@ def check_dependencies() -> None:
     missing = ec.missing_modules(['transformers', 'tokenizers'])
     if missing:
         ec.fail(TOOL, f'transformers is required ({", ".join(missing)} not importable): {INSTALL}')
-    missing = ec.missing_modules(['torch', 'onnx', 'numpy', 'PIL'])
+    missing = ec.missing_modules(['torch', 'onnx', 'onnxruntime', 'numpy', 'PIL'])
     if missing:
         ec.fail(TOOL, f'{", ".join("pillow" if m == "PIL" else m for m in missing)} required: {INSTALL}')
 
@@ -595,14 +663,30 @@ def export(args) -> int:
             raise ec.ExportError(f'{p} has I/O {io}, expected {w}')
     write_configs(args.repo, source, image, tokens, hidden, vocab, L, bos, eos, pad, args.max_new_tokens)
 
+    # The cached decoder beside the stateless one; its captions through generate_cached (the
+    # gateway's cached path, run here in Python) must be transformers' own, beams included.
+    generation = triton_configs.generation_parameters(L, bos, eos, pad, PROMPT_TEMPLATE, args.max_new_tokens)
+    cached_path = export_cached(args.repo, model, source, tokens, hidden, L, generation)
+    cached, cached_margin = cached_parity(cached_path, embeds, cases, prefixes, hf_ids, eos, pad)
+    for ((i, prompt, beams), (same, got), entry) in zip(cases, cached, report):
+        entry.update(cached_ids=got, cached_identical=same)
+        if not same:
+            print(f'{TOOL}: FAIL cached {names[i]} prompt {prompt!r} beams {beams}:\n        transformers {entry["transformers_ids"]}\n'
+                  f'        cached (new tokens) {got}')
+    cached_ok = all(same for same, _ in cached)
+    ok &= cached_ok
+    print(f'{TOOL}: cached decoder parity {"passed" if cached_ok else "FAILED"}: {sum(same for same, _ in cached)}/{len(cached)} captions '
+          f'(greedy and {max(NUM_BEAMS)} beams) identical to transformers; smallest greedy top-1 logit margin {cached_margin:.3g}', flush=True)
+
     with torch.no_grad():
         write_parity(parity / 'caption_encoder.json', 'caption_encoder', {'pixel_values': check_pixels}, {'image_embeds': encoder(check_pixels)})
     write_parity(parity / 'caption_decoder.json', 'caption_decoder', {'input_ids': ids, 'attention_mask': mask, 'image_embeds': row_embeds}, {'logits': logits})
     summary = {'source': source, 'max_length': L, 'hf_max_length': HF_MAX_LENGTH, 'preprocess_max_abs_diff': preprocess_diff,
-               'head_max_abs_diff': head_diff, 'smallest_margin': margin, 'captions': report}
+               'head_max_abs_diff': head_diff, 'smallest_margin': margin, 'cached_smallest_margin': cached_margin, 'captions': report}
     ec.write_text(parity / 'caption_generation.json', json.dumps(summary, indent=1) + '\n')
     print(f'{TOOL}: wrote {enc_path} ({enc_path.stat().st_size / 1e6:.1f} MB), {dec_path} ({dec_path.stat().st_size / 1e6:.1f} MB), '
-          f'configs (with configs/ variants), food_caption, tokenizer.json, {parity}/caption_*.json', flush=True)
+          f'{cached_path} ({cached_path.stat().st_size / 1e6:.1f} MB), configs (with configs/ variants), food_caption, '
+          f'tokenizer.json, {parity}/caption_*.json', flush=True)
 
     files = ['caption_encoder.json', 'caption_decoder.json']
     if args.no_check:
