@@ -5,7 +5,7 @@
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { Tensor } from '../tensors/tensor.js';
+import { isTransferable, type Tensor } from '../tensors/tensor.js';
 import type { ExecutionResult, ModelInstance } from './model-instance.js';
 import type { FromWorker, SessionSignature, ToWorker, WireTensor, WorkerInit } from './worker-protocol.js';
 
@@ -67,11 +67,10 @@ export class OnnxInstance implements ModelInstance {
     const id = this.nextId++;
     const wire: WireTensor[] = [];
     for (const [name, t] of inputs) {
-      // Copy into a buffer of our own: request bytes are views into gRPC message buffers,
-      // which cannot be transferred, and typed arrays in the worker need aligned offsets.
-      const own = new Uint8Array(t.raw.byteLength);
-      own.set(t.raw);
-      wire.push({ name, datatype: t.datatype, shape: t.shape, buffer: own.buffer, byteLength: own.byteLength });
+      // Otherwise copy into a buffer of our own: request bytes are views into gRPC message
+      // buffers, which cannot be transferred, and typed arrays in the worker need aligned offsets.
+      const own = isTransferable(t) ? t.raw : Uint8Array.from(t.raw);
+      wire.push({ name, datatype: t.datatype, shape: t.shape, buffer: own.buffer as ArrayBuffer, byteLength: own.byteLength });
     }
     const msg: ToWorker = { kind: 'run', id, inputs: wire, outputs: [...outputNames] };
     return new Promise<ExecutionResult>((resolve, reject) => {

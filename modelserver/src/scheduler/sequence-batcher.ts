@@ -31,7 +31,7 @@
  */
 import type { ModelConfig } from '../../../proto/gen/model_config.js';
 import type { ModelInstance } from '../backend/model-instance.js';
-import { cancelled, InferenceServerError, invalidArgument, refused, unimplemented } from '../errors.js';
+import { cancelled, InferenceServerError, internal, invalidArgument, refused, unimplemented } from '../errors.js';
 import type { Tensor } from '../tensors/tensor.js';
 import { type BatchContext, executeBatch, type QueuedJob } from './execute-batch.js';
 import { MinHeap } from './min-heap.js';
@@ -68,6 +68,8 @@ interface Slot {
   /** Free it once the request in flight completes (END ran, or the sequence was cancelled). */
   releaseAfterFlight: boolean;
   state: Map<string, Tensor> | undefined;
+  /** The state went with an execution that failed; requests until the next START fail. */
+  lost: boolean;
 }
 
 interface Backlogged {
@@ -130,7 +132,7 @@ export class SequenceBatcher implements Scheduler {
     this.runtimes = instances.map((instance, order) => {
       const rt: InstanceRuntime = { instance, order, slots: [], busy: false, delayTimer: undefined };
       for (let index = 0; index < slots; index++) {
-        const slot: Slot = { kind: 'slot', runtime: rt, index, queue: [], inFlight: false, releaseAfterFlight: false, state: undefined };
+        const slot: Slot = { kind: 'slot', runtime: rt, index, queue: [], inFlight: false, releaseAfterFlight: false, state: undefined, lost: false };
         rt.slots.push(slot);
         this.free.push(slot);
       }
@@ -301,6 +303,15 @@ export class SequenceBatcher implements Scheduler {
   }
 
   private run(rt: InstanceRuntime, members: readonly Member[]): void {
+    for (const m of members) {
+      if (m.request && m.slot.lost && !m.request.flags.start) {
+        m.slot.queue.shift();
+        m.request.queued.reject(internal(`the state of sequence ${display(m.request.flags.id)} was lost with a failed execution; start it again`));
+        if (m.request.flags.end) this.release(m.slot);
+        queueMicrotask(() => this.pump(rt));
+        return;
+      }
+    }
     rt.busy = true;
     clearTimeout(rt.delayTimer);
     const representative = members.find((m) => m.request)!.request!;
@@ -322,6 +333,7 @@ export class SequenceBatcher implements Scheduler {
     slot.inFlight = true;
     const { job } = request.queued;
     if (request.onAbort) job.signal?.removeEventListener('abort', request.onAbort);
+    if (request.flags.start) slot.lost = false;
     if (request.flags.start || slot.state === undefined) slot.state = this.tensors.initialStates();
     const inputs = new Map([...job.inputs, ...this.tensors.controls({ ...request.flags, ready: true }), ...slot.state]);
     const wanted = new Set([...job.outputNames, ...this.tensors.stateOutputNames]);
@@ -329,12 +341,19 @@ export class SequenceBatcher implements Scheduler {
       job: { ...job, inputs, outputNames: [...wanted] },
       enqueuedNs: request.queued.enqueuedNs,
       resolve: (outputs) => {
-        slot.state = this.tensors.nextStates(outputs, slot.state!);
+        slot.state = ownStates(this.tensors.nextStates(outputs, slot.state!), job.outputNames, this.tensors.stateOutputs);
         const mine = new Map<string, Tensor>();
         for (const name of job.outputNames) mine.set(name, outputs.get(name)!);
         request.queued.resolve(mine);
       },
-      reject: request.queued.reject,
+      reject: (err) => {
+        // A state moved to the worker for a run that failed is gone: the sequence cannot go on.
+        if ([...slot.state!.values()].some((t) => t.raw.buffer.byteLength === 0 && t.raw.byteLength === 0 && t.shape.every((d) => d > 0))) {
+          slot.state = undefined;
+          slot.lost = true;
+        }
+        request.queued.reject(err);
+      },
     };
   }
 
@@ -437,6 +456,19 @@ export class SequenceBatcher implements Scheduler {
     this.drainWaiters = [];
     for (const w of waiters) w();
   }
+}
+
+/**
+ * A state that is the whole of its buffer (a sequence that ran alone) and that the client did
+ * not ask for is the slot's alone: it may move to the worker next time without a copy.
+ */
+function ownStates(states: Map<string, Tensor>, requested: readonly string[], outputOf: ReadonlyMap<string, string>): Map<string, Tensor> {
+  for (const [input, t] of states) {
+    if (!requested.includes(outputOf.get(input)!) && t.raw.byteOffset === 0 && t.raw.byteLength === t.raw.buffer.byteLength) {
+      states.set(input, { ...t, transferable: true });
+    }
+  }
+  return states;
 }
 
 function head(slot: Slot): Request {

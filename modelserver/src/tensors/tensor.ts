@@ -11,6 +11,16 @@ export interface Tensor {
   readonly shape: readonly number[];
   /** Row-major little-endian bytes; BYTES elements as 4-byte LE length + bytes each. */
   readonly raw: Uint8Array;
+  /**
+   * `raw` is the whole of an ArrayBuffer that nothing else will read once this tensor has gone to
+   * a backend, so it may be moved to a worker thread without a copy (see {@link isTransferable}).
+   */
+  readonly transferable?: boolean;
+}
+
+/** True when `t` may be handed to another thread by moving its buffer instead of copying it. */
+export function isTransferable(t: Tensor): boolean {
+  return t.transferable === true && t.raw.byteOffset === 0 && t.raw.byteLength === t.raw.buffer.byteLength;
 }
 
 /** Number of elements a shape holds (1 for a scalar shape []). */
@@ -83,7 +93,7 @@ export function concatBatch(tensors: readonly Tensor[]): Tensor {
     raw.set(t.raw, pos);
     pos += t.raw.byteLength;
   }
-  return { datatype: first.datatype, shape: [rows, ...first.shape.slice(1)], raw };
+  return { datatype: first.datatype, shape: [rows, ...first.shape.slice(1)], raw, transferable: true };
 }
 
 /**
