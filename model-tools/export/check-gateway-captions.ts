@@ -15,6 +15,11 @@
  *     must equal transformers'. The gateway's pixel_values of that file are compared with
  *     transformers' for information (a difference there would explain an HTTP-only mismatch).
  *
+ *  3. when the repository has caption_decoder_cached (model-tools/cached-decoder.md): POST
+ *     /caption again through a second gateway whose CAPTION_DECODER_MODEL is the cached decoder,
+ *     over the same model server, so the server's sequence batcher and state carry every
+ *     caption; the same comparison, reported on its own line.
+ *
  * `--generation FILE` (in the parity folder) replays another set of captions in the same format:
  * tests/hf_option_captions.py writes caption_options.json, whose captions also carry the options
  * they were generated with (max_new_tokens, min_new_tokens, repetition_penalty, sent as form
@@ -23,7 +28,7 @@
  * Exit 0 when every caption matches, 1 otherwise, 2 on bad arguments.
  * Usage: tsx model-tools/export/check-gateway-captions.ts --repo OUT --parity OUT-parity [--triton] [--generation FILE]
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../../gateway/src/config/index.js';
@@ -106,6 +111,14 @@ const gateway = await startGateway(config).catch(async (err: unknown) => {
   await triton?.stop();
   throw err;
 });
+const CACHED_DECODER = 'caption_decoder_cached';
+const cachedGateway = existsSync(join(repo, CACHED_DECODER, 'config.pbtxt'))
+  ? await startGateway({ ...config, CAPTION_DECODER_MODEL: CACHED_DECODER, TRITON_URL: triton?.address ?? gateway.modelServer!.address }).catch(async (err: unknown) => {
+      await gateway.stop();
+      await triton?.stop();
+      throw err;
+    })
+  : undefined;
 let failed = 0;
 try {
   const { client } = gateway;
@@ -150,7 +163,9 @@ try {
   }
 
   /** Path 2: POST /caption with the picture; caption, token count and finish reason compared. */
-  async function viaHttp(c: Caption): Promise<string[]> {
+  const viaHttp = (c: Caption) => viaHttpOf(gateway.url, c);
+
+  async function viaHttpOf(url: string, c: Caption): Promise<string[]> {
     const png = readFileSync(join(parity, c.image_file));
     const form = new FormData();
     form.append('image', new Blob([png], { type: 'image/png' }), 'image.png');
@@ -159,7 +174,7 @@ try {
     if (c.prompt) form.append('prompt', c.prompt);
     if (c.min_new_tokens !== undefined) form.append('min_new_tokens', String(c.min_new_tokens));
     if (c.repetition_penalty !== undefined) form.append('repetition_penalty', String(c.repetition_penalty));
-    const res = await fetch(`${gateway.url}/caption`, { method: 'POST', body: form });
+    const res = await fetch(`${url}/caption`, { method: 'POST', body: form });
     const body = await res.text();
     if (res.status !== 200) return [`HTTP ${res.status}: ${body}`];
     const got = JSON.parse(body) as CaptionResponse;
@@ -183,6 +198,20 @@ try {
       for (const p of problems) console.log(`     ${p}`);
     });
   }
+  const statelessFailed = failed;
+  if (cachedGateway) {
+    const results = await Promise.all(generation.captions.map((c) => viaHttpOf(cachedGateway.url, c)));
+    let cachedFailed = 0;
+    generation.captions.forEach((c, i) => {
+      const problems = results[i]!;
+      if (problems.length) cachedFailed++;
+      console.log(`${problems.length ? 'FAIL' : 'ok  '} cached decoder http ${c.image} prompt ${JSON.stringify(c.prompt)} beams ${c.num_beams}: ${JSON.stringify(c.transformers_caption)}`);
+      for (const p of problems) console.log(`     ${p}`);
+    });
+    failed += cachedFailed;
+    const n = generation.captions.length;
+    console.log(`cached decoder captions: ${n - cachedFailed}/${n} identical to transformers (over HTTP through ${CACHED_DECODER}; ${server})`);
+  }
   const rows = [...new Set(generation.captions.map((c) => c.pixel_row))];
   for (const row of rows) {
     const c = generation.captions.find((x) => x.pixel_row === row)!;
@@ -194,10 +223,11 @@ try {
   }
   const total = 2 * generation.captions.length;
   console.log(
-    `gateway captions: ${total - failed}/${total} identical to transformers (${generation.captions.length} by token ids through the gateway's generate over gRPC, ` +
+    `gateway captions: ${total - statelessFailed}/${total} identical to transformers (${generation.captions.length} by token ids through the gateway's generate over gRPC, ` +
       `${generation.captions.length} over HTTP; ${server})`,
   );
 } finally {
+  await cachedGateway?.stop();
   await gateway.stop();
   await triton?.stop();
 }
