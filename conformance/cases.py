@@ -38,7 +38,7 @@ from tritonclient.grpc import service_pb2_grpc as pb_grpc
 from tritonclient.utils import InferenceServerException
 
 ROOT = Path(__file__).resolve().parent.parent
-ONNX_MODELS = {'add_sub', 'strings', 'int_scale', 'caption_encoder', 'caption_decoder', 'food_classifier'}
+ONNX_MODELS = {'add_sub', 'strings', 'int_scale', 'accumulate', 'caption_encoder', 'caption_decoder', 'food_classifier'}
 REPOSITORY_PATH = re.compile(r'/\S*?(?:/\.cache/triton/repository\.\w+|/conformance-repository\.\w+/(?:triton|embedded))')
 
 
@@ -120,7 +120,9 @@ def raw_request(model: str, tensors: list[tuple[str, str, list[int]]], raw: list
 
 
 def set_parameter(p: pb.InferParameter, value) -> None:
-    if isinstance(value, bool):
+    if isinstance(value, pb.InferParameter):
+        p.CopyFrom(value)
+    elif isinstance(value, bool):
         p.bool_param = value
     elif isinstance(value, int):
         p.int64_param = value
@@ -240,6 +242,29 @@ def infer(t: Target, model: str, inputs: list[grpcclient.InferInput], outputs=No
 
 def raw_infer(t: Target, request: pb.ModelInferRequest) -> Outcome:
     return raw_response_outcome(t.stub.ModelInfer(request))
+
+
+def sequence_step(t: Target, id, value: float, start: bool = False, end: bool = False, rows: int = 1) -> Outcome:
+    """One request of a sequence to `accumulate`, through tritonclient's sequence arguments."""
+    x = np.full((rows, 4), value, np.float32)
+    return infer(t, 'accumulate', [infer_input('INPUT', x)], sequence_id=id, sequence_start=start, sequence_end=end)
+
+
+def sequence_stream(t: Target, ids: list[int], steps: int) -> Outcome:
+    """Every step of several sequences written to one stream at once (the server orders them)."""
+    requests = []
+    for k in range(steps):
+        for id in ids:
+            r = raw_request('accumulate', [('INPUT', 'FP32', [1, 4])], [np.full((1, 4), id % 100, np.float32).tobytes()],
+                            id=f'{id}-{k}', sequence_id=id, sequence_start=k == 0, sequence_end=k == steps - 1)
+            r.outputs.add(name='OUTPUT')
+            requests.append(r)
+    sums = {}
+    for r in t.stub.ModelStreamInfer(iter(requests), timeout=30):
+        if r.error_message:
+            return Outcome('ERROR', r.error_message)
+        sums[r.infer_response.id] = float(np.frombuffer(r.infer_response.raw_output_contents[0], np.float32)[0])
+    return Outcome('OK', compact(dict(sorted(sums.items()))))
 
 
 def typed_request(model: str, name: str, datatype: str, shape: list[int], field_name: str, values: list, id: str = '') -> pb.ModelInferRequest:
@@ -420,6 +445,25 @@ CASES: list[Case] = [
     ('infer food_caption with sequence_id', lambda t: raw_infer(t, _ensemble_request(sequence_id=7, sequence_start=True))),
     ('infer BYTES input to a FP32 model', lambda t: raw_infer(t, raw_request('add_sub', [('INPUT0', 'BYTES', [1, 4]), ('INPUT1', 'FP32', [1, 4])],
                                                                              [bytes_layout(b'a', b'b', b'c', b'd'), f32(1, 4).tobytes()], id='b2f'))),
+    # sequences (the sequence batcher, with implicit state on the embedded server; triton-harness
+    # keeps the state by correlation id under Triton's python backend)
+    ('sequence START', lambda t: sequence_step(t, 9001, 1.0, start=True)),
+    ('sequence next step carries the state', lambda t: sequence_step(t, 9001, 2.0)),
+    ('sequence START again resets it', lambda t: sequence_step(t, 9001, 5.0, start=True)),
+    ('sequence END', lambda t: sequence_step(t, 9001, 1.0, end=True)),
+    ('sequence after its END', lambda t: sequence_step(t, 9001, 1.0)),
+    ('sequence without START', lambda t: sequence_step(t, 9002, 1.0)),
+    ('sequence batch size 2', lambda t: sequence_step(t, 9003, 1.0, start=True, rows=2)),
+    ('sequence without an id', lambda t: sequence_step(t, 0, 1.0, start=True)),
+    ('sequence string id', lambda t: sequence_step(t, 'caption-1', 3.0, start=True, end=True)),
+    ('sequence string id of 129 characters', lambda t: sequence_step(t, 'x' * 129, 1.0, start=True)),
+    ('sequence_id as uint64_param', lambda t: raw_infer(t, raw_request('accumulate', [('INPUT', 'FP32', [1, 4])], [f32(1, 4).tobytes()], id='u64',
+                                                                       sequence_id=pb.InferParameter(uint64_param=5)))),
+    ('sequence control sent as an input', lambda t: raw_infer(t, raw_request('accumulate', [('INPUT', 'FP32', [1, 4]), ('START', 'INT32', [1, 1])],
+                                                                             [f32(1, 4).tobytes(), np.ones((1, 1), np.int32).tobytes()], id='ctl',
+                                                                             sequence_id=9004, sequence_start=True))),
+    ('sequence four pipelined on one stream', lambda t: sequence_stream(t, [9011, 9012, 9013, 9014], 6)),
+    ('ModelConfig accumulate', lambda t: config_of(t, 'accumulate')),
     # streams: the raw ModelStreamInferResponse messages
     ('stream success, id', lambda t: stream(t, [add_sub_request(id='s-ok')])),
     ('stream missing input, id', lambda t: stream(t, [raw_request('add_sub', [('INPUT0', 'FP32', [1, 4])], [f32(1, 4).tobytes()], id='s-bad')])),

@@ -4,6 +4,9 @@
               (Triton's classic "simple" model; max_batch_size 8, dynamic batching off)
   strings     BYTES INPUT0 [-1] -> OUTPUT0 (max_batch_size 0): an ONNX Identity on strings
   int_scale   INT32 INPUT0 [-1, 3] -> OUTPUT0 = 2 * INPUT0 (max_batch_size 4), for int_contents
+  accumulate  a sequence model (oldest, implicit state): FP32 INPUT [-1, 4] -> OUTPUT, the running
+              sum of its sequence's inputs restarted by START, and the START/END/READY/CORRID
+              controls it saw (Triton runs it under triton-harness, which keeps the state)
 
 The committed models are linked, not copied; the folder is written fresh on every run.
 
@@ -47,6 +50,24 @@ def int_scale() -> bytes:
     return _model(helper.make_graph([helper.make_node('Mul', ['INPUT0', 'two'], ['OUTPUT0'])], 'int_scale', [t('INPUT0')], [t('OUTPUT0')], [two]))
 
 
+def accumulate() -> bytes:
+    t = lambda name, kind, width: helper.make_tensor_value_info(name, kind, ['batch', width])  # noqa: E731
+    f, i = TensorProto.FLOAT, TensorProto.INT32
+    one = numpy_helper.from_array(np.array([1], dtype=np.float32), 'one')
+    nodes = [
+        helper.make_node('Cast', ['START'], ['start_f'], to=f),
+        helper.make_node('Sub', ['one', 'start_f'], ['keep']),
+        helper.make_node('Mul', ['STATE_IN', 'keep'], ['kept']),
+        helper.make_node('Add', ['kept', 'INPUT'], ['OUTPUT']),
+        helper.make_node('Identity', ['OUTPUT'], ['STATE_OUT']),
+        *[helper.make_node('Identity', [c], [f'{c}_OUT']) for c in ('START', 'END', 'READY', 'CORRID')],
+    ]
+    inputs = [t('INPUT', f, 4), t('START', i, 1), t('END', i, 1), t('READY', i, 1), t('CORRID', TensorProto.UINT64, 1), t('STATE_IN', f, 4)]
+    outputs = [t('OUTPUT', f, 4), t('STATE_OUT', f, 4), t('START_OUT', i, 1), t('END_OUT', i, 1), t('READY_OUT', i, 1),
+               t('CORRID_OUT', TensorProto.UINT64, 1)]
+    return _model(helper.make_graph(nodes, 'accumulate', inputs, outputs, [one]))
+
+
 CONFIGS = {
     'add_sub': '''name: "add_sub"
 backend: "onnxruntime"
@@ -75,8 +96,35 @@ input [ { name: "INPUT0" data_type: TYPE_INT32 dims: [ 3 ] } ]
 output [ { name: "OUTPUT0" data_type: TYPE_INT32 dims: [ 3 ] } ]
 instance_group [ { kind: KIND_CPU count: 1 } ]
 ''',
+    'accumulate': '''name: "accumulate"
+backend: "onnxruntime"
+max_batch_size: 4
+input [ { name: "INPUT" data_type: TYPE_FP32 dims: [ 4 ] } ]
+output [
+  { name: "OUTPUT" data_type: TYPE_FP32 dims: [ 4 ] },
+  { name: "START_OUT" data_type: TYPE_INT32 dims: [ 1 ] },
+  { name: "END_OUT" data_type: TYPE_INT32 dims: [ 1 ] },
+  { name: "READY_OUT" data_type: TYPE_INT32 dims: [ 1 ] },
+  { name: "CORRID_OUT" data_type: TYPE_UINT64 dims: [ 1 ] }
+]
+sequence_batching {
+  max_sequence_idle_microseconds: 5000000
+  oldest { max_candidate_sequences: 4 }
+  control_input [
+    { name: "START" control [ { kind: CONTROL_SEQUENCE_START int32_false_true: [ 0, 1 ] } ] },
+    { name: "END" control [ { kind: CONTROL_SEQUENCE_END int32_false_true: [ 0, 1 ] } ] },
+    { name: "READY" control [ { kind: CONTROL_SEQUENCE_READY int32_false_true: [ 0, 1 ] } ] },
+    { name: "CORRID" control [ { kind: CONTROL_SEQUENCE_CORRID data_type: TYPE_UINT64 } ] }
+  ]
+  state [ {
+    input_name: "STATE_IN" output_name: "STATE_OUT" data_type: TYPE_FP32 dims: [ 4 ]
+    initial_state { name: "zero" data_type: TYPE_FP32 dims: [ 4 ] zero_data: true }
+  } ]
 }
-BUILDERS = {'add_sub': add_sub, 'strings': strings, 'int_scale': int_scale}
+instance_group [ { kind: KIND_CPU count: 1 } ]
+''',
+}
+BUILDERS = {'add_sub': add_sub, 'strings': strings, 'int_scale': int_scale, 'accumulate': accumulate}
 
 
 def write_repository(target: Path) -> None:

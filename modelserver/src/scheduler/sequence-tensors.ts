@@ -151,22 +151,27 @@ function booleanEncoding(c: { int32FalseTrue: number[]; fp32FalseTrue: number[];
 
 /**
  * A correlation id in the CORRID control's type: an integer id is Triton's uint64 (an int64 by
- * two's complement), cut to the control's width; a string goes as one BYTES element. A string id
- * on a numeric control (accepted by tritonserver 2.51) reads as 0; an integer on a STRING control
- * as its decimal text.
+ * two's complement), cut to the control's width; a string id is one BYTES element (4-byte length,
+ * then the bytes), and on a numeric control tritonserver 2.51 writes that element's first bytes
+ * (conformance: "caption-1" on UINT64 reads 9 | "capt" << 32); an integer on a STRING control
+ * goes as its decimal text.
  */
 function corridBytes(datatype: Datatype, id: SequenceFlags['id']): Uint8Array {
-  if (datatype === 'BYTES') {
+  const width = elementByteSize(datatype);
+  if (datatype === 'BYTES' || typeof id === 'string') {
     const text = new TextEncoder().encode(typeof id === 'string' ? id : BigInt.asUintN(64, id).toString());
-    const raw = new Uint8Array(4 + text.byteLength);
-    new DataView(raw.buffer).setUint32(0, text.byteLength, true);
-    raw.set(text, 4);
+    const element = new Uint8Array(4 + text.byteLength);
+    new DataView(element.buffer).setUint32(0, text.byteLength, true);
+    element.set(text, 4);
+    if (datatype === 'BYTES') return element;
+    const raw = new Uint8Array(width);
+    raw.set(element.subarray(0, width));
     return raw;
   }
-  const value = typeof id === 'string' ? 0n : BigInt.asUintN(64, id);
-  const raw = new Uint8Array(elementByteSize(datatype));
+  const value = BigInt.asUintN(64, id);
+  const raw = new Uint8Array(width);
   const view = new DataView(raw.buffer);
-  if (datatype === 'UINT64' || datatype === 'INT64') view.setBigUint64(0, value, true);
+  if (width === 8) view.setBigUint64(0, value, true);
   else view.setUint32(0, Number(BigInt.asUintN(32, value)), true);
   return raw;
 }
