@@ -130,7 +130,7 @@ def generate_cached(session, image_embeds, prefix: list[int], *, eos_id: int, pa
     image = np.asarray(image_embeds, dtype=np.float32).reshape((1,) + np.shape(image_embeds)[-2:])
     dims = {i.name: i.shape for i in session.get_inputs()}
     _, _, layers, _, cap, hidden = dims['past_kv']
-    tokens_shape = dims['past_image']
+    image_shape = dims['past_image']
     k = session.get_outputs()[0].shape[-1]
     if not isinstance(k, int) or not isinstance(cap, int):
         raise ValueError(f'the session must declare fixed top-k and cache dims, got {k} and {cap}')
@@ -141,7 +141,7 @@ def generate_cached(session, image_embeds, prefix: list[int], *, eos_id: int, pa
     if max_new_tokens <= 0:
         return []
     state = {
-        'past_image': np.zeros((1, tokens_shape[1], tokens_shape[2]), np.float32),
+        'past_image': np.zeros((1, image_shape[1], image_shape[2]), np.float32),
         'past_kv': np.zeros((1, 1, layers, 2, cap, hidden), np.float32),
         'past_length': np.zeros((1, 1), np.int64),
         'past_tokens': np.zeros((1, 1, cap), np.int64),
