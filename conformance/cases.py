@@ -38,7 +38,7 @@ from tritonclient.grpc import service_pb2_grpc as pb_grpc
 from tritonclient.utils import InferenceServerException
 
 ROOT = Path(__file__).resolve().parent.parent
-ONNX_MODELS = {'add_sub', 'strings', 'int_scale', 'accumulate', 'caption_encoder', 'caption_decoder', 'food_classifier'}
+ONNX_MODELS = {'add_sub', 'strings', 'int_scale', 'accumulate', 'accumulate_direct', 'caption_encoder', 'caption_decoder', 'food_classifier'}
 REPOSITORY_PATH = re.compile(r'/\S*?(?:/\.cache/triton/repository\.\w+|/conformance-repository\.\w+/(?:triton|embedded))')
 
 
@@ -244,10 +244,21 @@ def raw_infer(t: Target, request: pb.ModelInferRequest) -> Outcome:
     return raw_response_outcome(t.stub.ModelInfer(request))
 
 
-def sequence_step(t: Target, id, value: float, start: bool = False, end: bool = False, rows: int = 1) -> Outcome:
+def sequence_step(t: Target, id, value: float, start: bool = False, end: bool = False, rows: int = 1, model: str = 'accumulate') -> Outcome:
     """One request of a sequence to `accumulate`, through tritonclient's sequence arguments."""
     x = np.full((rows, 4), value, np.float32)
-    return infer(t, 'accumulate', [infer_input('INPUT', x)], sequence_id=id, sequence_start=start, sequence_end=end)
+    return infer(t, model, [infer_input('INPUT', x)], sequence_id=id, sequence_start=start, sequence_end=end)
+
+
+def direct_slots(t: Target) -> Outcome:
+    """Direct: three sequences take slots 0-2, the one in slot 1 ends, then the one in slot 2 runs
+    alone (slots 0 and 1 get null requests), then the one in slot 0 must still have its state."""
+    step = lambda id, v, **kw: sequence_step(t, id, v, model='accumulate_direct', **kw).text  # noqa: E731
+    answers = [step(9101, 1, start=True), step(9102, 2, start=True), step(9103, 3, start=True), step(9102, 2, end=True),
+               step(9103, 3), step(9101, 1), step(9104, 7, start=True)]
+    for id in (9101, 9103, 9104):
+        answers.append(step(id, 0, end=True))
+    return Outcome('OK', ' | '.join(a.split('; OUTPUT ')[1].split(';')[0] for a in answers))
 
 
 def sequence_stream(t: Target, ids: list[int], steps: int) -> Outcome:
@@ -464,6 +475,8 @@ CASES: list[Case] = [
                                                                              sequence_id=9004, sequence_start=True))),
     ('sequence four pipelined on one stream', lambda t: sequence_stream(t, [9011, 9012, 9013, 9014], 6)),
     ('ModelConfig accumulate', lambda t: config_of(t, 'accumulate')),
+    ('sequence Direct slots and null requests', direct_slots),
+    ('ModelStatistics accumulate_direct (null requests)', lambda t: statistics_of(t, 'accumulate_direct')),
     # streams: the raw ModelStreamInferResponse messages
     ('stream success, id', lambda t: stream(t, [add_sub_request(id='s-ok')])),
     ('stream missing input, id', lambda t: stream(t, [raw_request('add_sub', [('INPUT0', 'FP32', [1, 4])], [f32(1, 4).tobytes()], id='s-bad')])),

@@ -7,6 +7,7 @@
   accumulate  a sequence model (oldest, implicit state): FP32 INPUT [-1, 4] -> OUTPUT, the running
               sum of its sequence's inputs restarted by START, and the START/END/READY/CORRID
               controls it saw (Triton runs it under triton-harness, which keeps the state)
+  accumulate_direct  the same under the Direct strategy (4 slots, null requests in empty slots)
 
 The committed models are linked, not copied; the folder is written fresh on every run.
 
@@ -124,7 +125,9 @@ sequence_batching {
 instance_group [ { kind: KIND_CPU count: 1 } ]
 ''',
 }
-BUILDERS = {'add_sub': add_sub, 'strings': strings, 'int_scale': int_scale, 'accumulate': accumulate}
+CONFIGS['accumulate_direct'] = (CONFIGS['accumulate'].replace('name: "accumulate"', 'name: "accumulate_direct"')
+                                .replace('oldest { max_candidate_sequences: 4 }', 'direct { }'))
+BUILDERS = {'add_sub': add_sub, 'strings': strings, 'int_scale': int_scale, 'accumulate': accumulate, 'accumulate_direct': accumulate}
 
 
 def write_repository(target: Path) -> None:

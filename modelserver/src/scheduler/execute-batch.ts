@@ -16,6 +16,8 @@ export interface QueuedJob {
   readonly enqueuedNs: bigint;
   readonly resolve: (outputs: ReadonlyMap<string, Tensor>) => void;
   readonly reject: (err: Error) => void;
+  /** A filler that only pads the batch (the sequence batcher's null request): in no request statistics. */
+  readonly filler?: boolean;
 }
 
 type Reshapes = ReadonlyMap<string, { dims: readonly number[]; backend: readonly number[] }>;
@@ -43,7 +45,7 @@ export interface BatchContext {
 /** Executes `batch` on `instance`; every job in it is settled when this resolves. */
 export async function executeBatch(instance: ModelInstance, batch: readonly QueuedJob[], ctx: BatchContext): Promise<void> {
   const now = process.hrtime.bigint();
-  for (const q of batch) ctx.stats.recordQueue(now - q.enqueuedNs);
+  for (const q of batch) if (!q.filler) ctx.stats.recordQueue(now - q.enqueuedNs);
   try {
     const inputs = new Map<string, Tensor>();
     for (const name of batch[0]!.job.inputs.keys()) {
@@ -69,7 +71,9 @@ export async function executeBatch(instance: ModelInstance, batch: readonly Queu
       parts.forEach((p, i) => perJob[i]!.set(name, p));
     }
     const batchSize = ctx.batching ? rows.reduce((a, b) => a + b, 0) : 1;
-    ctx.stats.recordExecution(batchSize, batch.length, result);
+    const real = batch.filter((q) => !q.filler);
+    const inferences = ctx.batching ? real.reduce((n, q) => n + q.job.batchSize, 0) : 1;
+    ctx.stats.recordExecution(batchSize, real.length, result, inferences);
     batch.forEach((q, i) => {
       const mine = new Map<string, Tensor>();
       for (const name of q.job.outputNames) mine.set(name, perJob[i]!.get(name)!);

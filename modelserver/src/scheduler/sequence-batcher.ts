@@ -367,6 +367,7 @@ export class SequenceBatcher implements Scheduler {
       enqueuedNs: this.now(),
       resolve: () => {},
       reject: () => {},
+      filler: true,
     };
   }
 

@@ -66,8 +66,10 @@ export class ModelStats {
   /**
    * One execution of `batchSize` elements built from `requestCount` requests. Each request is
    * charged the execution's compute durations, as Triton does for requests sharing a batch.
+   * `inferences` (default `batchSize`) is what inference_count gains: the sequence batcher's null
+   * requests fill a batch (batch_stats counts them) but are no inferences (tritonserver 2.51).
    */
-  recordExecution(batchSize: number, requestCount: number, t: ExecutionTimings): void {
+  recordExecution(batchSize: number, requestCount: number, t: ExecutionTimings, inferences = batchSize): void {
     const n = BigInt(requestCount);
     add(this.computeInput, t.computeInputNs * n, n);
     add(this.computeInfer, t.computeInferNs * n, n);
@@ -80,7 +82,7 @@ export class ModelStats {
     add(b.input, t.computeInputNs);
     add(b.infer, t.computeInferNs);
     add(b.output, t.computeOutputNs);
-    this.inferenceCount += BigInt(batchSize);
+    this.inferenceCount += BigInt(inferences);
     this.executionCount += 1n;
   }
 
