@@ -19,7 +19,13 @@
  *    and throughput at batch 1, 4, 8, 16 (B images captioned together, each decoder step one call
  *    for all B); measured again right before and after the loads the targets compare (latency
  *    around concurrency 1, the best batch around concurrency 16), since the VM's speed drifts over
- *    minutes, and the stricter measurement is the reference.
+ *    minutes, and the stricter measurement is the reference;
+ *  - baseline: the service a Triton user would write instead (perf/baseline/: FastAPI + PIL +
+ *    tritonclient, the same stateless greedy loop, one decoder call per step, nothing batched or
+ *    cached) over the same server (for the embedded one, the model server CLI in its own process,
+ *    since npm start embeds it in the gateway's), loaded exactly as the gateway is (same scenes,
+ *    client, warm-up and stable windows) at concurrency 1 and 16; its targets: the gateway's
+ *    captions/s at 16 at least 1.5x the baseline's, its p50 at 1 at most 0.8x the baseline's.
  * Usage: npm run bench [-- --requests 64 --warmup 1024 --servers embedded,triton]. Prints tables;
  * writes perf/results/gateway.json. The targets compare the embedded server's run.
  */
@@ -34,7 +40,8 @@ import { generateScene, renderScene, resizeForModel } from '../model-tools/scene
 import { closedLoop, loadUntilStable, type LoadSummary, mean, percentile, printTable, summariseLoad } from './lib/measure.js';
 import { writeLatencyChart, writeThroughputChart } from './lib/plot.js';
 import { httpPoster } from './lib/http-post.js';
-import { startGatewayProcess } from './lib/processes.js';
+import { startBaseline } from './lib/baseline-process.js';
+import { startGatewayProcess, startModelServerProcess } from './lib/processes.js';
 import { startTriton } from '../triton-harness/start-triton.js';
 
 const { values: args } = parseArgs({
@@ -77,11 +84,42 @@ async function captionBatch(model: OnnxCaptioner, rgb: Uint8Array[]): Promise<vo
   }
 }
 
-type StageRow = LoadSummary & { concurrency: number; windows: number; stable: boolean; stagesMs: Record<string, number> };
+type LoadRow = LoadSummary & { concurrency: number; windows: number; stable: boolean };
+type StageRow = LoadRow & { stagesMs: Record<string, number> };
 interface GatewayRun {
   readonly server: string;
   readonly cold: LoadSummary;
   readonly rows: StageRow[];
+}
+
+interface BaselineRun {
+  readonly server: string;
+  readonly rows: LoadRow[];
+}
+
+/** The baseline over the model server at `tritonUrl`, warmed up and loaded as {@link loadGateway} does, at concurrency 1 and 16. */
+async function loadBaseline(tritonUrl: string, jpegs: readonly Buffer[]): Promise<LoadRow[]> {
+  const baseline = await startBaseline({ tritonUrl, env: { MODEL_REPOSITORY: REPO } });
+  const http = httpPoster(16);
+  const rows: LoadRow[] = [];
+  try {
+    let k = 0;
+    const send = async () => {
+      const res = await http.post(`${baseline.url}/caption`, jpegs[k++ % jpegs.length]!, 'image/jpeg');
+      if (res.status !== 200) throw new Error(`HTTP ${res.status}`);
+    };
+    // CPython has no JIT to warm, but the same warm-up keeps the comparison plain.
+    await closedLoop(16, 0, send, WARMUP);
+    for (const concurrency of [1, 16]) {
+      await closedLoop(concurrency, 0, send, 2 * concurrency);
+      const load = await loadUntilStable(concurrency, send, REQUESTS);
+      rows.push({ concurrency, ...summariseLoad(load.result), windows: load.windows, stable: load.stable });
+    }
+    return rows;
+  } finally {
+    http.close();
+    await baseline.stop();
+  }
 }
 
 /**
@@ -180,11 +218,19 @@ async function main(): Promise<void> {
     if (concurrency === 16) adjacent.c16Ceiling.push(await bestThroughput());
   };
   const runs: GatewayRun[] = [];
+  const baselines: BaselineRun[] = [];
   for (const server of SERVERS) {
     const triton = server === 'triton' ? await startTriton({ modelRepository: REPO }) : undefined;
     try {
       const env: Record<string, string> = triton ? { TRITON_URL: triton.address } : {};
       runs.push({ server, ...(await loadGateway(env, jpegs, server === 'embedded' ? measureAdjacent : async () => {})) });
+      // The baseline needs a model server of its own address: npm start embeds the embedded one.
+      const standalone = triton ? undefined : await startModelServerProcess(REPO);
+      try {
+        baselines.push({ server, rows: await loadBaseline(triton?.address ?? standalone!.url, jpegs) });
+      } finally {
+        await standalone?.stop();
+      }
     } finally {
       await triton?.stop();
     }
@@ -203,12 +249,37 @@ async function main(): Promise<void> {
     const stageNames = Object.keys(rows[0]?.stagesMs ?? {});
     printTable(`Gateway stages on ${run.server} (mean ms, from Server-Timing)`, ['concurrency', ...stageNames], rows.map((r) => [r.concurrency, ...stageNames.map((n) => r.stagesMs[n] ?? NaN)]));
   }
-  const at = (run: GatewayRun, c: number) => run.rows.find((r) => r.concurrency === c)!;
+  const at = (run: { rows: LoadRow[] }, c: number) => run.rows.find((r) => r.concurrency === c)!;
   printTable('Model servers side by side (same gateway, same scenes)', ['server', 'c=1 p50 ms', 'c=16 captions/s', 'c=16 p50 ms'], runs.map((r) => [r.server, at(r, 1).p50, at(r, 16).rps, at(r, 16).p50]));
+  for (const run of baselines) {
+    printTable(
+      `Baseline (perf/baseline/: FastAPI + PIL + tritonclient) on the ${run.server} model server, loaded as the gateway`,
+      ['concurrency', 'windows', 'stable', 'requests', 'errors', 'p50 ms', 'p90 ms', 'p99 ms', 'captions/s'],
+      run.rows.map((r) => [r.concurrency, r.windows, r.stable ? 'yes' : 'NO', r.requests, r.errors, r.p50, r.p90, r.p99, r.rps]),
+    );
+  }
+  const baselineTargets = baselines.map((b) => {
+    const gw = runs.find((r) => r.server === b.server)!;
+    const p50Ratio = at(gw, 1).p50 / at(b, 1).p50;
+    const rpsRatio = at(gw, 16).rps / at(b, 16).rps;
+    return {
+      server: b.server,
+      c1: { gatewayP50Ms: at(gw, 1).p50, baselineP50Ms: at(b, 1).p50, ratio: p50Ratio, target: '<= 0.8', met: p50Ratio <= 0.8 },
+      c16: { gatewayCaptionsPerS: at(gw, 16).rps, baselineCaptionsPerS: at(b, 16).rps, ratio: rpsRatio, target: '>= 1.5', met: rpsRatio >= 1.5 },
+    };
+  });
+  printTable(
+    'Gateway vs the baseline on the same model server (targets: gateway >= 1.5x the baseline\'s captions/s at c=16, gateway p50 <= 0.8x the baseline\'s at c=1)',
+    ['server', 'figure', 'gateway', 'baseline', 'gateway / baseline', 'target', 'met'],
+    baselineTargets.flatMap((t) => [
+      [t.server, 'p50 ms at c=1', t.c1.gatewayP50Ms, t.c1.baselineP50Ms, t.c1.ratio, t.c1.target, t.c1.met ? 'yes' : 'NO'],
+      [t.server, 'captions/s at c=16', t.c16.gatewayCaptionsPerS, t.c16.baselineCaptionsPerS, t.c16.ratio, t.c16.target, t.c16.met ? 'yes' : 'NO'],
+    ]),
+  );
   const embedded = runs.find((r) => r.server === 'embedded');
   if (!embedded) {
     mkdirSync('perf/results', { recursive: true });
-    writeFileSync(args.out!, JSON.stringify({ date: new Date().toISOString(), cpus: availableParallelism(), warmupRequests: WARMUP, ceiling, inProcessP50Ms: inProcessP50, runs }, null, 2));
+    writeFileSync(args.out!, JSON.stringify({ date: new Date().toISOString(), cpus: availableParallelism(), warmupRequests: WARMUP, ceiling, inProcessP50Ms: inProcessP50, runs, baselines, baselineTargets }, null, 2));
     console.log(`wrote ${args.out} (no targets: they compare the embedded server's run)`);
     return;
   }
@@ -226,7 +297,7 @@ async function main(): Promise<void> {
     [`gateway c16 throughput / ceiling at batch ${best.batch}`, c16.rps / c16Reference, '>= 0.80', c16.rps / c16Reference >= 0.8 ? 'yes' : 'NO'],
   ]);
   mkdirSync('perf/results', { recursive: true });
-  writeFileSync(args.out!, JSON.stringify({ date: new Date().toISOString(), cpus: availableParallelism(), warmupRequests: WARMUP, ceiling, inProcessP50Ms: inProcessP50, adjacent, runs }, null, 2));
+  writeFileSync(args.out!, JSON.stringify({ date: new Date().toISOString(), cpus: availableParallelism(), warmupRequests: WARMUP, ceiling, inProcessP50Ms: inProcessP50, adjacent, runs, baselines, baselineTargets }, null, 2));
   console.log(`wrote ${args.out}`);
   writeLatencyChart('perf/results/gateway-latency.svg', rows, { title: 'Gateway POST /caption latency (ms)' });
   writeThroughputChart('perf/results/gateway-throughput.svg', rows, { title: 'Gateway POST /caption throughput (captions/s)' });
