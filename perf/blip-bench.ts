@@ -9,11 +9,15 @@
  *    sets them up), the gateway's own greedy loop with no HTTP and no gRPC, at batch 1, 4 and 16:
  *    the limit of this decoder;
  *  - the gateway over the embedded model server (npm start) at concurrency 1 and 16, with
- *    timeouts long enough that nothing is refused.
+ *    timeouts long enough that nothing is refused;
+ *  - the baseline a Triton user would write instead (perf/baseline/: FastAPI + PIL +
+ *    tritonclient, one stateless decoder call per step, nothing batched or cached) over the same
+ *    embedded model server (the CLI in its own process), loaded as the gateway is, at concurrency
+ *    1 and 16; the target: the gateway's captions/s at 16 at least 5x the baseline's.
  * Every caption has exactly NEW_TOKENS new tokens (min_new_tokens = max_new_tokens), so every
  * system does the same work. Per decode step: the tensor bytes a step sends and receives per
  * sequence (from the decoder's config), wall ms and CPU ms; per caption: p50 and captions/s.
- * Usage: npm run bench:blip [-- --repo DIR --batches 1,4,16 --requests 4]. Writes the repository
+ * Usage: npm run bench:blip [-- --repo DIR --batches 1,4,16 --requests 4 --skip-transformers --skip-baseline]. Writes the repository
  * first when it is missing (about a minute, 0.9 GB under .cache/, never committed). Prints tables;
  * writes perf/results/blip.json.
  */
@@ -34,7 +38,8 @@ import { DataType } from '../proto/gen/model_config.js';
 import { closedLoop, mean, percentile, printTable } from './lib/measure.js';
 import { httpPoster } from './lib/http-post.js';
 import { cpuSeconds } from './lib/proc.js';
-import { startGatewayProcess } from './lib/processes.js';
+import { startBaseline } from './lib/baseline-process.js';
+import { startGatewayProcess, startModelServerProcess } from './lib/processes.js';
 
 const NEW_TOKENS = 20;
 const { values: args } = parseArgs({
@@ -43,6 +48,7 @@ const { values: args } = parseArgs({
     batches: { type: 'string', default: '1,4,16' },
     requests: { type: 'string', default: '4' },
     'skip-transformers': { type: 'boolean', default: false },
+    'skip-baseline': { type: 'boolean', default: false },
     out: { type: 'string', default: 'perf/results/blip.json' },
   },
 });
@@ -205,6 +211,53 @@ async function gatewayRows(kind: DecoderKind, decoderConfig: ModelConfig): Promi
   return rows;
 }
 
+/**
+ * The FastAPI baseline over the embedded model server (its CLI, in a process of its own) with the
+ * stateless decoder, its only loop, loaded as {@link gatewayRows} loads the gateway.
+ */
+async function baselineRows(decoderConfig: ModelConfig): Promise<Row[]> {
+  const jpeg = await renderScene(generateScene(18_000), 'jpeg');
+  const server = await startModelServerProcess(REPO);
+  const rows: Row[] = [];
+  try {
+    const baseline = await startBaseline({ tritonUrl: server.url, env: { MODEL_REPOSITORY: REPO, CAPTION_DECODER_MODEL: DECODER_MODEL.stateless } });
+    const http = httpPoster(16);
+    try {
+      const url = `${baseline.url}/caption?min_new_tokens=${NEW_TOKENS}&max_new_tokens=${NEW_TOKENS}`;
+      const send = async () => {
+        const res = await http.post(url, jpeg, 'image/jpeg');
+        if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${res.body.toString()}`);
+      };
+      await send(); // the model server's first run at a shape allocates its buffers
+      for (const concurrency of [1, 16]) {
+        const pid = baseline.process.pid!;
+        const cpu0 = cpuSeconds(pid)!;
+        const load = await closedLoop(concurrency, 0, send, Math.max(REQUESTS, concurrency));
+        const cpu = cpuSeconds(pid)! - cpu0;
+        if (load.errors > 0) throw new Error(`the baseline failed ${load.errors} of ${load.requests + load.errors} captions at concurrency ${concurrency}`);
+        rows.push({
+          system: 'FastAPI baseline over the embedded server (stateless decoder)',
+          batchOrConcurrency: concurrency,
+          captionsPerS: load.requests / load.seconds,
+          p50Ms: percentile(load.latenciesMs, 50),
+          // No Server-Timing: a step is the caption's wall time over its tokens (encoding included).
+          stepMs: percentile(load.latenciesMs, 50) / NEW_TOKENS,
+          stepBytesUp: bytesPerSequence(decoderConfig.input),
+          stepBytesDown: bytesPerSequence(decoderConfig.output),
+          // The model server runs apart, so only the service's own CPU is known here.
+          note: `its own CPU ${((1000 * cpu) / load.requests).toFixed(0)} ms per caption, model server apart; step ms includes encoding`,
+        });
+      }
+    } finally {
+      http.close();
+      await baseline.stop();
+    }
+  } finally {
+    await server.stop();
+  }
+  return rows;
+}
+
 async function main(): Promise<void> {
   ensureRepository();
   const encoderConfig = readConfig(REPO, 'caption_encoder');
@@ -219,6 +272,7 @@ async function main(): Promise<void> {
     step10[kind] = onnx.step10Ms;
   }
   for (const kind of kinds) rows.push(...(await gatewayRows(kind, decoderConfigs[kind]!)));
+  if (!args['skip-baseline'] && decoderConfigs.stateless) rows.push(...(await baselineRows(decoderConfigs.stateless)));
 
   const kb = (n: number | undefined) => (n === undefined ? '' : (n / 1024).toFixed(2));
   printTable(
@@ -238,6 +292,11 @@ async function main(): Promise<void> {
   const targets: Array<[string, number, string, boolean]> = [];
   if (hf1) targets.push([`gateway c=1 p50 / transformers at batch 1 (${kind})`, gw1.p50Ms / hf1.p50Ms, '<= 1.1', gw1.p50Ms / hf1.p50Ms <= 1.1]);
   if (hf16) targets.push([`gateway c=16 captions/s / transformers at batch 16 (${kind})`, gw16.captionsPerS / hf16.captionsPerS, '>= 1.0', gw16.captionsPerS / hf16.captionsPerS >= 1]);
+  const baseline16 = find('FastAPI baseline', 16);
+  if (baseline16) {
+    const ratio = gw16.captionsPerS / baseline16.captionsPerS;
+    targets.push([`gateway c=16 captions/s / the FastAPI baseline's at c=16 (${kind})`, ratio, '>= 5', ratio >= 5]);
+  }
   const onnxRatio = gw16.captionsPerS / bestOnnx.captionsPerS;
   targets.push([`gateway c=16 captions/s / its ONNX in-process at the best batch (${bestOnnx.batchOrConcurrency})`, onnxRatio, '>= 0.9', onnxRatio >= 0.9]);
   targets.push([`step KB up per sequence (${kind})`, (gw1.stepBytesUp ?? NaN) / 1024, '<= 5', (gw1.stepBytesUp ?? Infinity) <= 5 * 1024]);
