@@ -17,7 +17,8 @@ import { statelessDecoderSpecOf, type StatelessDecoderSpec, imageSpecOf, type Im
 import { generateScene, renderScene, resizeForModel } from '../scenes/index.js';
 
 const REPO = new URL('../../model_repository', import.meta.url).pathname;
-const MODELS = ['caption_encoder', 'caption_decoder', 'food_classifier'];
+const MODELS = ['caption_encoder', 'caption_decoder', 'caption_decoder_cached', 'food_classifier'];
+const CACHED = 'caption_decoder_cached';
 const VARIANTS = ['cpu', 'gpu', 'dynamic', 'multi_gpu'];
 const later = () => Date.now() + 20_000;
 
@@ -53,9 +54,25 @@ async function outputsOf(c: TritonClient): Promise<Record<string, Float32Array>>
     { deadline: later() },
   );
   const cls = await c.infer('food_classifier', pixelInput(), { deadline: later() });
+  // The cached decoder's first step on the first image: one sequence, batch size 1, START and END.
+  const first = { ...embeds, shape: [1, ...embeds.shape.slice(1)], raw: embeds.raw.subarray(0, embeds.raw.byteLength / BATCH) };
+  const i64 = (v: bigint) => ({ datatype: 'INT64', shape: [1, 1], raw: new Uint8Array(BigInt64Array.of(v).buffer) });
+  const cached = await c.infer(
+    CACHED,
+    {
+      input_ids: { datatype: 'INT64', shape: [1, 1, 1], raw: new Uint8Array(BigInt64Array.of(BigInt(decoder.bosTokenId)).buffer) },
+      beam_idx: i64(0n),
+      image_embeds: first,
+      repetition_penalty: { datatype: 'FP32', shape: [1, 1], raw: new Uint8Array(Float32Array.of(1).buffer) },
+      suppress_eos: i64(0n),
+      normalize_scores: i64(1n),
+    },
+    { deadline: later(), sequence: { id: `configs-${Math.random()}`, start: true, end: true } },
+  );
   return {
     image_embeds: float32View(embeds.raw),
     logits: float32View(dec.get('logits')!.raw),
+    top_scores: float32View(cached.get('top_scores')!.raw),
     probabilities: float32View(cls.get('probabilities')!.raw),
     embedding: float32View(cls.get('embedding')!.raw),
   };
@@ -112,7 +129,8 @@ describe('alternative configurations', () => {
           const config = await alt.client.modelConfig(m, later());
           const kinds = config.instanceGroup.map((g) => g.kind);
           assert.ok(kinds.length > 0, `${m}: instance groups`);
-          assert.equal(config.dynamicBatching !== undefined, variant === 'dynamic' || variant === 'multi_gpu', `${m}: dynamic batching in ${variant}`);
+          if (m === CACHED) assert.ok(config.sequenceBatching?.state.length, `${m}: sequence batching with state in ${variant}`);
+          else assert.equal(config.dynamicBatching !== undefined, variant === 'dynamic' || variant === 'multi_gpu', `${m}: dynamic batching in ${variant}`);
         }
         const got = await outputsOf(alt.client);
         // Instances split the cores between them, and ONNX Runtime's sums may then round in

@@ -16,7 +16,6 @@ bias) on the last new position; transformers' processors and the top K.
 """
 from __future__ import annotations
 
-import inspect
 import math
 import sys
 from pathlib import Path
@@ -27,10 +26,7 @@ from torch import nn
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import cached_step as cs  # noqa: E402
 
-INPUTS = ['input_ids', 'beam_idx', 'image_embeds', 'repetition_penalty', 'suppress_eos', 'normalize_scores', 'START',
-          'past_image', 'past_kv', 'past_length', 'past_tokens']
-OUTPUTS = ['top_ids', 'top_scores', 'log_normalizer', 'present_image', 'present_kv', 'present_length', 'present_tokens']
-TOP_K = 16
+INPUTS, OUTPUTS, TOP_K = cs.INPUTS, cs.OUTPUTS, cs.TOP_K
 
 
 class CachedBlipStep(nn.Module):
@@ -120,31 +116,14 @@ def example_inputs(step: CachedBlipStep, image_embeds: torch.Tensor, prefix: lis
 
 def io_shapes(step: CachedBlipStep, image_tokens: int) -> dict[str, dict[str, list]]:
     """The ONNX graph's I/O dims (ec.onnx_io's format): B-first, the states with their fixed dims."""
-    layers, hidden, cap, k = len(step.bert.encoder.layer), step.bert.config.hidden_size, step.cap, step.top_k
-    image_hidden = step.bert.config.encoder_hidden_size
-    return {
-        'inputs': {
-            'input_ids': ['batch', 'beams', 'new_tokens'], 'beam_idx': ['batch', 'beams'],
-            'image_embeds': ['batch', 'image_tokens', 'image_hidden'], 'repetition_penalty': ['batch', 1],
-            'suppress_eos': ['batch', 1], 'normalize_scores': ['batch', 1], 'START': ['batch', 1],
-            'past_image': ['batch', image_tokens, image_hidden], 'past_kv': ['batch', 'past_beams', layers, 2, cap, hidden],
-            'past_length': ['batch', 1], 'past_tokens': ['batch', 'past_beams', cap],
-        },
-        'outputs': {
-            'top_ids': ['batch', 'beams', k], 'top_scores': ['batch', 'beams', k], 'log_normalizer': ['batch', 'beams'],
-            'present_image': ['batch', image_tokens, image_hidden], 'present_kv': ['batch', 'beams', layers, 2, cap, hidden],
-            'present_length': ['batch', 1], 'present_tokens': ['batch', 'beams', cap],
-        },
-    }
+    config = step.bert.config
+    return cs.contract_shapes(len(step.bert.encoder.layer), config.hidden_size, step.cap, step.top_k, image_tokens, config.encoder_hidden_size)
 
 
 def export_cached_decoder(step: CachedBlipStep, path: Path, image_tokens: int, opset: int = 17) -> None:
-    """Traces `step` on a non-START step of 2 captions x 3 beams x 2 new tokens with 3 past
+    """Traces `step` on a non-START step of 2 captions x 3 beams x 2 new tokens with 4 past
     beams (so no size is 1 and none equals another where it could be frozen), writes `path`,
     declares the dims of io_shapes and checks the graph."""
-    import onnx
-    import export_common as ec
-    shapes = io_shapes(step, image_tokens)
     hidden = step.bert.config.encoder_hidden_size
     g = torch.Generator().manual_seed(0)
     b, beams, past_beams, t = 2, 3, 4, 2
@@ -156,16 +135,4 @@ def export_cached_decoder(step: CachedBlipStep, path: Path, image_tokens: int, o
         torch.randn(b, past_beams, layers, 2, step.cap, d, generator=g), torch.tensor([[3], [5]]),
         torch.randint(1000, 2000, (b, past_beams, step.cap), generator=g),
     )
-    dynamic = {name: {i: dim for i, dim in enumerate(dims) if isinstance(dim, str)}
-               for part in shapes.values() for name, dims in part.items()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    kwargs = dict(input_names=INPUTS, output_names=OUTPUTS, dynamic_axes=dynamic, opset_version=opset, do_constant_folding=True)
-    if 'dynamo' in inspect.signature(torch.onnx.export).parameters:
-        kwargs['dynamo'] = False
-    with torch.no_grad():
-        torch.onnx.export(step.eval(), args, str(path), **kwargs)
-    ec.declare_shapes(path, shapes)
-    onnx.checker.check_model(str(path))
-    io = ec.onnx_io(path)
-    if io != shapes:
-        raise ec.ExportError(f'{path} has I/O {io}, expected {shapes}')
+    cs.export_step(step, args, path, io_shapes(step, image_tokens), opset)

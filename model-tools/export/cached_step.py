@@ -21,6 +21,11 @@ taken from tensors, every size comes from a shape, no data-dependent control flo
   process_and_top_k(logits, tokens, length, repetition_penalty, suppress_eos, normalize_scores, eos_id, k)
       logits [B, beams, V] -> (top_ids [B, beams, k] int64, top_scores [B, beams, k] fp32,
       log_normalizer [B, beams] fp32): transformers' processors, then the k best.
+  contract_shapes(layers, hidden, cap, k, image_tokens, image_hidden)
+      the ONNX graph's I/O dims the contract fixes (export_common.onnx_io's format).
+  export_step(step, args, path, shapes, opset=17)
+      traces a cached step module on `args` (a non-START step, so no size is frozen at 1) with
+      the contract's names and dynamic dims, declares `shapes`, checks the file.
   generate_cached(session, image_embeds, prefix, *, eos_id, pad_id, max_new_tokens, num_beams=1,
                   min_new_tokens=0, repetition_penalty=1.0, length_penalty=1.0, early_stopping=False)
       greedy decoding or beam search over an onnxruntime InferenceSession of a cached decoder,
@@ -29,9 +34,16 @@ taken from tensors, every size comes from a shape, no data-dependent control flo
 """
 from __future__ import annotations
 
+import inspect
 import math
+from pathlib import Path
 
 import torch
+
+INPUTS = ['input_ids', 'beam_idx', 'image_embeds', 'repetition_penalty', 'suppress_eos', 'normalize_scores', 'START',
+          'past_image', 'past_kv', 'past_length', 'past_tokens']
+OUTPUTS = ['top_ids', 'top_scores', 'log_normalizer', 'present_image', 'present_kv', 'present_length', 'present_tokens']
+TOP_K = 16
 
 
 def reorder(past: torch.Tensor, beam_idx: torch.Tensor) -> torch.Tensor:
@@ -112,6 +124,41 @@ def process_and_top_k(logits: torch.Tensor, tokens: torch.Tensor, length: torch.
 
 
 # --- the reference loop (a test harness: numpy and torch on the host, no Triton) ---------------
+
+def contract_shapes(layers: int, hidden: int, cap: int, k: int, image_tokens: int, image_hidden: int) -> dict[str, dict[str, list]]:
+    return {
+        'inputs': {
+            'input_ids': ['batch', 'beams', 'new_tokens'], 'beam_idx': ['batch', 'beams'],
+            'image_embeds': ['batch', 'image_tokens', 'image_hidden'], 'repetition_penalty': ['batch', 1],
+            'suppress_eos': ['batch', 1], 'normalize_scores': ['batch', 1], 'START': ['batch', 1],
+            'past_image': ['batch', image_tokens, image_hidden], 'past_kv': ['batch', 'past_beams', layers, 2, cap, hidden],
+            'past_length': ['batch', 1], 'past_tokens': ['batch', 'past_beams', cap],
+        },
+        'outputs': {
+            'top_ids': ['batch', 'beams', k], 'top_scores': ['batch', 'beams', k], 'log_normalizer': ['batch', 'beams'],
+            'present_image': ['batch', image_tokens, image_hidden], 'present_kv': ['batch', 'beams', layers, 2, cap, hidden],
+            'present_length': ['batch', 1], 'present_tokens': ['batch', 'beams', cap],
+        },
+    }
+
+
+def export_step(step: torch.nn.Module, args: tuple, path: Path, shapes: dict[str, dict[str, list]], opset: int = 17) -> None:
+    import onnx
+    import export_common as ec
+    dynamic = {name: {i: dim for i, dim in enumerate(dims) if isinstance(dim, str)}
+               for part in shapes.values() for name, dims in part.items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    kwargs = dict(input_names=INPUTS, output_names=OUTPUTS, dynamic_axes=dynamic, opset_version=opset, do_constant_folding=True)
+    if 'dynamo' in inspect.signature(torch.onnx.export).parameters:
+        kwargs['dynamo'] = False
+    with torch.no_grad():
+        torch.onnx.export(step.eval(), args, str(path), **kwargs)
+    ec.declare_shapes(path, shapes)
+    onnx.checker.check_model(str(path))
+    io = ec.onnx_io(path)
+    if io != shapes:
+        raise ec.ExportError(f'{path} has I/O {io}, expected {shapes}')
+
 
 def generate_cached(session, image_embeds, prefix: list[int], *, eos_id: int, pad_id: int, max_new_tokens: int,
                     num_beams: int = 1, min_new_tokens: int = 0, repetition_penalty: float = 1.0,

@@ -15,6 +15,7 @@ import onnx
 import torch
 from torch import nn
 
+from cached_demo_decoder import export_cached_decoder
 from captioner import STEM_STRIDE, Captioner, CaptionerConfig, LastPositionDecoder
 from common import Timer, all_sum, data_parallel, image_parameters, onnx_export, setup, shard, training_parser, triton_configs, write_parity, write_training_summary
 from data import FOOD_CLASSES, MEAN, STD, load_split, normalise
@@ -125,6 +126,9 @@ def export(model: Captioner, tok: WordPiece, c: CaptionerConfig, val_pixels: tor
     generation['intra_op_thread_count'] = '1'
     triton_configs.write_caption_models(repo, enc_header, dec_header, size, tokens, c.hidden, len(tok.vocab), c.max_length,
                                         image_parameters(size, MEAN, STD), generation, FOOD_CLASSES)
+    # The same weights as the cached decoder (model-tools/cached-decoder.md), which the gateway uses
+    # when CAPTION_DECODER_MODEL names it.
+    export_cached_decoder(model.decoder, repo, tokens, generation)
 
 def main() -> None:
     ap = training_parser(__doc__, lr=1e-3, save='../../.cache/captioner.pt')
