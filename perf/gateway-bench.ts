@@ -225,7 +225,8 @@ async function main(): Promise<void> {
       const env: Record<string, string> = triton ? { TRITON_URL: triton.address } : {};
       runs.push({ server, ...(await loadGateway(env, jpegs, server === 'embedded' ? measureAdjacent : async () => {})) });
       // The baseline needs a model server of its own address: npm start embeds the embedded one.
-      const standalone = triton ? undefined : await startModelServerProcess(REPO);
+      // Only the two models it calls, so a model it never uses cannot keep the server unready.
+      const standalone = triton ? undefined : await startModelServerProcess(REPO, ['--model-control-mode', 'explicit', '--load-model', 'caption_encoder', '--load-model', 'caption_decoder']);
       try {
         baselines.push({ server, rows: await loadBaseline(triton?.address ?? standalone!.url, jpegs) });
       } finally {
